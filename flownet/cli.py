@@ -1,0 +1,214 @@
+"""The ``flownet`` command: thin argument parsing over the package's functions.
+
+Every problem a user can cause is a FlowNetError: printed as one line, exit status 2. Heavy imports (torch,
+Lightning) happen inside the subcommands so that ``--help`` is quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import FlowNetError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'384x512' -> (384, 512): height x width."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 384x512, not '{text}'") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, not '{text}'")
+    return h, w
+
+
+def pick_device(name: str = "auto") -> str:
+    """'auto' = CUDA when available, else CPU."""
+    import torch
+
+    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+
+
+# ----------------------------------------------------------------------------------------------- commands
+def apply_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Fill in options from ``--config FILE`` (YAML, keys = option names with _); flags given on the command
+    line win over the file."""
+    import yaml
+
+    path = Path(args.config)
+    try:
+        values = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise FlowNetError(f"cannot read the config ({type(e).__name__})", path) from None
+    if not isinstance(values, dict):
+        raise FlowNetError("a config must be a mapping of option: value", path)
+    actions = {a.dest: a for a in parser._actions}
+    for key, value in values.items():
+        key = key.replace("-", "_")
+        if key not in actions or key in ("config", "func", "help"):
+            raise FlowNetError(f"unknown option '{key}'", path)
+        if getattr(args, key) == actions[key].default:  # not set on the command line
+            convert = actions[key].type
+            setattr(args, key, convert(str(value)) if convert and not isinstance(value, (int, float, bool)) else value)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training import TrainConfig, train
+
+    if args.config:
+        apply_config(args, args.parser)
+    if args.data is None:
+        raise FlowNetError("say what to train on: --data FOLDER or --data synthetic")
+
+    cfg = TrainConfig(
+        data=None if args.data == "synthetic" else args.data, out=args.out, epochs=args.epochs,
+        batch_size=args.batch_size, width=args.width, batch_norm=args.batch_norm, lr=args.lr,
+        weight_decay=args.weight_decay, schedule=args.schedule, warmup_steps=args.warmup_steps,
+        ema_decay=args.ema_decay, crop=args.crop, max_steps=args.max_steps,
+        limit_train_batches=args.limit_train_batches, synthetic_length=args.synthetic_length,
+        num_workers=args.num_workers, precision=args.precision, accelerator=args.accelerator,
+        devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes, resume=args.resume,
+        init=args.init, seed=args.seed, val_every=args.val_every,
+    )
+    if args.data != "synthetic" and not Path(args.data).is_dir():
+        raise FlowNetError("no such data folder", args.data)
+    exported = train(cfg)
+    print(f"weights written to {exported}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import dataset_pairs, evaluate_epe, format_table, model_flow_fn, write_json, zero_flow_fn
+
+    if not args.epe:
+        raise FlowNetError("say what to evaluate: --epe")
+    pairs = dataset_pairs(args.data, args.split, args.format)
+    if args.baseline == "zero":
+        name, flow_fn = "zero flow", zero_flow_fn
+    else:
+        from .weights import default_checkpoint, load_model
+
+        checkpoint = args.checkpoint or default_checkpoint()
+        name, flow_fn = Path(checkpoint).name, model_flow_fn(load_model(checkpoint), pick_device(args.device))
+    result = evaluate_epe(pairs, flow_fn)
+    print(format_table({name: result}))
+    if args.json:
+        write_json(args.json, {"method": name, "data": str(args.data), "split": args.split, **result})
+    return 0
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    from . import io
+    from .evaluate import model_flow_fn
+    from .weights import load_model
+
+    suffix = Path(args.output).suffix.lower()
+    if suffix not in (".flo", ".png"):
+        raise FlowNetError("output must end in .flo (Middlebury) or .png (KITTI 16-bit flow)", args.output)
+    img1, img2 = io.read_pair(args.img1, args.img2)
+    flow_fn = model_flow_fn(load_model(args.checkpoint), pick_device(args.device))
+    flow = io.tensor_to_flow(flow_fn(io.image_to_tensor(img1), io.image_to_tensor(img2)))
+    (io.write_flo if suffix == ".flo" else io.write_kitti_flow)(args.output, flow)
+    print(f"flow written to {args.output}")
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from .data import write_synthetic_chairs
+
+    write_synthetic_chairs(args.out, args.count, args.size, args.seed)
+    print(f"{args.count} pairs written to {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="flownet", description="Optical flow with FlowNetS: train, evaluate, infer, visualise, interpolate.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("train", formatter_class=fmt, help="train FlowNetS (Lightning)",
+                       description="Train FlowNetS with the multiscale EPE loss. Writes checkpoints (best by "
+                                   "validation EPE, and last), CSV logs and the exported weights model.pt to --out.")
+    p.add_argument("--config", help="YAML file of options (e.g. tools/shipped_recipe.yaml); flags override it")
+    p.add_argument("--data", help="Flying Chairs folder, or 'synthetic' for the generated stream")
+    p.add_argument("--out", default="runs/flownets", help="run folder")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's network)")
+    p.add_argument("--batch-norm", action="store_true", default=False, help="BatchNorm in the encoder")
+    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    p.add_argument("--weight-decay", type=float, default=4e-4)
+    p.add_argument("--schedule", choices=["multistep", "cosine"], default="multistep",
+                   help="multistep: halve the rate at 50%% and 75%% of the run; cosine: warm-up then decay to 5%%")
+    p.add_argument("--warmup-steps", type=int, default=0)
+    p.add_argument("--ema-decay", type=float, default=0.0, help="EMA of the weights (e.g. 0.999; 0 = off)")
+    p.add_argument("--crop", type=parse_size, default=(320, 448), help="training crop HxW (multiples of 64)")
+    p.add_argument("--max-steps", type=int, default=-1, help="stop after this many optimiser steps (-1 = epochs)")
+    p.add_argument("--limit-train-batches", type=float, default=None, help="batches per epoch (fraction or count)")
+    p.add_argument("--synthetic-length", type=int, default=8000, help="pairs per epoch of the synthetic stream")
+    p.add_argument("--num-workers", type=int, default=2, help="DataLoader worker processes")
+    p.add_argument("--precision", default="32-true", help="Lightning precision: 32-true, bf16-mixed, 16-mixed")
+    p.add_argument("--accelerator", default="auto", help="auto, cpu, gpu")
+    p.add_argument("--devices", default="auto", help="number of devices (or auto)")
+    p.add_argument("--strategy", default="auto", help="auto, ddp, ...")
+    p.add_argument("--num-nodes", type=int, default=1)
+    p.add_argument("--resume", help="Lightning checkpoint to continue from (e.g. RUN/checkpoints/last.ckpt)")
+    p.add_argument("--init", help="start from these weights (e.g. the shipped checkpoint) to fine-tune")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-every", type=int, default=1, help="validate every N epochs")
+    p.set_defaults(func=cmd_train, parser=p)
+
+    p = sub.add_parser("eval", formatter_class=fmt, help="evaluate flow accuracy (EPE) on a folder",
+                       description="Print a table (pairs, EPE, 1/3/5 px accuracy, Fl-all, seconds per pair) "
+                                   "and optionally write it as JSON.")
+    p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
+    p.add_argument("--data", required=True, help="Flying Chairs folder or Middlebury folder (<Seq>/flow10.flo)")
+    p.add_argument("--format", default="auto", choices=["auto", "chairs", "middlebury"])
+    p.add_argument("--split", default="val", choices=["train", "val", "all"],
+                   help="Flying Chairs split (official split file, else a seeded 0.8/0.2 split)")
+    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
+    p.add_argument("--baseline", choices=["zero"], help="evaluate a baseline instead of a model")
+    p.add_argument("--json", help="write the results to this JSON file")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("infer", formatter_class=fmt, help="estimate the flow between two images",
+                       description="Estimate the flow from IMG1 to IMG2 and write it as .flo or KITTI 16-bit .png.")
+    p.add_argument("img1")
+    p.add_argument("img2")
+    p.add_argument("-o", "--output", required=True, help="FLOW.flo or FLOW.png (KITTI)")
+    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("data", help="dataset tools")
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    p = data_sub.add_parser("synth", formatter_class=fmt, help="generate a Flying-Chairs-format folder",
+                            description="Write N generated pairs with exactly known flow as <id>_img1.ppm, "
+                                        "<id>_img2.ppm, <id>_flow.flo plus FlyingChairs_train_val.txt.")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--count", type=int, default=64)
+    p.add_argument("--size", type=parse_size, default=(384, 512), help="HxW")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data_synth)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FlowNetError as e:
+        print(f"flownet: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flownet: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,309 @@
+"""Datasets: Flying Chairs folders, the synthetic chairs-like stream, training augmentation, the DataModule.
+
+A sample is a dict of tensors: ``img1``, ``img2`` (3 x H x W float in [0, 1]), ``flow`` (2 x H x W, pixels) and
+``valid`` (H x W bool).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+
+from . import io
+from .errors import FlowNetError
+from .fileutil import atomic_path
+from .synth import SynthConfig, TexturePools, render_pairs
+
+SPLIT_FILE = "FlyingChairs_train_val.txt"
+SPLIT_SEED = 42
+TRAIN_FRACTION = 0.8
+
+Sample = dict[str, torch.Tensor]
+
+
+# ----------------------------------------------------------------------------------------------- Flying Chairs
+def chairs_ids(root: str | os.PathLike) -> list[str]:
+    """Sorted ids of the ``<id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo`` triplets in ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FlowNetError("no such folder", root)
+    ids = sorted(p.name[: -len("_img1.ppm")] for p in root.glob("*_img1.ppm"))
+    if not ids:
+        raise FlowNetError("no Flying Chairs pairs (<id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo) in this folder", root)
+    for i in ids:
+        for part in ("img2.ppm", "flow.flo"):
+            if not (root / f"{i}_{part}").is_file():
+                raise FlowNetError(f"pair {i} has no {i}_{part}", root / f"{i}_img1.ppm")
+    return ids
+
+
+def chairs_split(root: str | os.PathLike, ids: list[str], split: str) -> list[str]:
+    """The ids of ``split`` ('train', 'val' or 'all').
+
+    Uses the official ``FlyingChairs_train_val.txt`` (one line per pair in id order: 1 = train, 2 = val) when the
+    folder has it, else a random 0.8 / 0.2 split seeded with 42 (the same on every machine).
+    """
+    if split == "all":
+        return ids
+    if split not in ("train", "val"):
+        raise FlowNetError(f"unknown split '{split}' (use train, val or all)")
+    split_file = Path(root) / SPLIT_FILE
+    if split_file.is_file():
+        marks = split_file.read_text().split()
+        if len(marks) != len(ids) or set(marks) - {"1", "2"}:
+            raise FlowNetError(f"expected {len(ids)} lines of 1 or 2 (one per pair), found {len(marks)}", split_file)
+        wanted = "1" if split == "train" else "2"
+        return [i for i, m in zip(ids, marks) if m == wanted]
+    order = list(ids)
+    random.Random(SPLIT_SEED).shuffle(order)
+    n_train = round(TRAIN_FRACTION * len(order))
+    chosen = set(order[:n_train] if split == "train" else order[n_train:])
+    return [i for i in ids if i in chosen]
+
+
+def load_pair(img1: str | os.PathLike, img2: str | os.PathLike, flow: str | os.PathLike | None = None) -> Sample:
+    """Read a pair (and its ground truth, if given) into a sample dict; sizes must agree."""
+    a, b = io.read_pair(img1, img2)
+    sample = {"img1": io.image_to_tensor(a)[0], "img2": io.image_to_tensor(b)[0]}
+    if flow is not None:
+        f, valid = io.read_flow(flow)
+        if f.shape[:2] != a.shape[:2]:
+            raise FlowNetError(f"flow is {f.shape[1]}x{f.shape[0]} but the images are {a.shape[1]}x{a.shape[0]}", flow)
+        sample["flow"] = io.flow_to_tensor(np.where(valid[..., None], f, 0))[0]
+        sample["valid"] = torch.from_numpy(valid)
+    return sample
+
+
+class FlyingChairs(Dataset):
+    """A Flying Chairs folder (or any folder in its layout), one split, optionally augmented."""
+
+    def __init__(self, root: str | os.PathLike, split: str = "train", augment: "Augment | None" = None) -> None:
+        self.root = Path(root)
+        self.ids = chairs_split(root, chairs_ids(root), split)
+        if not self.ids:
+            raise FlowNetError(f"the '{split}' split of this folder is empty", root)
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index: int) -> Sample:
+        i = self.ids[index]
+        sample = load_pair(*(self.root / f"{i}_{part}" for part in ("img1.ppm", "img2.ppm", "flow.flo")))
+        sample["name"] = i
+        return self.augment(sample) if self.augment else sample
+
+
+# ----------------------------------------------------------------------------------------------- augmentation
+@dataclass(frozen=True)
+class Augment:
+    """Training augmentation: random crop, flips (with the flow negated to match), photometric jitter.
+
+    Uses torch's global RNG, which DataLoader workers seed differently (and Lightning's seed_everything fixes).
+    """
+
+    crop: tuple[int, int] | None = (320, 448)
+    flip: bool = True
+    jitter: float = 0.1  # brightness / contrast / saturation range, and a tenth of it as noise
+
+    def __call__(self, sample: Sample) -> Sample:
+        s = dict(sample)
+        if self.crop:
+            s = random_crop(s, self.crop)
+        if self.flip:
+            s = random_flips(s)
+        if self.jitter:
+            s["img1"], s["img2"] = photometric_jitter(s["img1"], s["img2"], self.jitter)
+        return s
+
+
+def random_crop(sample: Sample, size: tuple[int, int]) -> Sample:
+    """Crop every spatial tensor at one random place to ``size``, or to the largest multiple of 64 that fits
+    (the network trains on multiples of 64)."""
+    h, w = sample["img1"].shape[-2:]
+    if h < 64 or w < 64:
+        raise FlowNetError(f"images of {w}x{h} are too small to train on (at least 64x64)", sample.get("name"))
+    ch, cw = crop_to_multiple((min(size[0], h), min(size[1], w)))
+    y, x = (int(torch.randint(0, n - c + 1, ())) for n, c in ((h, ch), (w, cw)))
+    return {k: v[..., y : y + ch, x : x + cw] if torch.is_tensor(v) else v for k, v in sample.items()}
+
+
+def flip_sample(sample: Sample, horizontal: bool, vertical: bool) -> Sample:
+    """Mirror a sample; the flow component along each mirrored axis changes sign."""
+    s = dict(sample)
+    for axis, on, comp in ((-1, horizontal, 0), (-2, vertical, 1)):
+        if not on:
+            continue
+        for k in ("img1", "img2", "flow", "valid"):
+            if k in s:
+                s[k] = s[k].flip(axis)
+        if "flow" in s:
+            sign = torch.ones(2, 1, 1, dtype=s["flow"].dtype)
+            sign[comp] = -1
+            s["flow"] = s["flow"] * sign
+    return s
+
+
+def random_flips(sample: Sample) -> Sample:
+    h, v = (bool(torch.rand(()) < 0.5) for _ in range(2))
+    return flip_sample(sample, h, v)
+
+
+def photometric_jitter(img1: torch.Tensor, img2: torch.Tensor, amount: float,
+                       gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same random brightness, contrast and saturation change on both images, plus independent noise."""
+    u = torch.rand(4, generator=gen)
+    brightness, contrast, saturation = (1 + amount * (2 * u[:3] - 1)).tolist()
+    sigma = 0.1 * amount * float(u[3])
+    out = []
+    for img in (img1, img2):
+        mean = img.mean()
+        gray = img.mean(0, keepdim=True)
+        img = gray + saturation * (img - gray)
+        img = mean + contrast * (img - mean)
+        img = img * brightness + sigma * torch.randn(img.shape, generator=gen)
+        out.append(img.clamp(0, 1))
+    return out[0], out[1]
+
+
+# ----------------------------------------------------------------------------------------------- synthetic stream
+class SyntheticChairs(IterableDataset):
+    """An endless-feeling stream of generated chairs-like samples, rendered in the DataLoader workers.
+
+    Deterministic for (seed, worker). Scenes are rendered ``chunk`` at a time from slowly renewed texture pools,
+    and each scene is used ``replay`` times under different flips, so the generator keeps up with training.
+    ``length`` samples make one epoch (split over the workers).
+    """
+
+    def __init__(self, config: SynthConfig, length: int, seed: int = 0, chunk: int = 8, replay: int = 2,
+                 jitter: float = 0.05) -> None:
+        self.config, self.length, self.seed = config, length, seed
+        self.chunk, self.replay, self.jitter = chunk, replay, jitter
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        torch.set_num_threads(1) if info else None
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 1009 + worker)
+        pools = TexturePools(gen, self.config)
+        count = self.length // workers + (worker < self.length % workers)
+        variants = [(False, False), (True, False), (False, True), (True, True)]
+        produced = 0
+        while produced < count:
+            batch = render_pairs(gen, self.chunk, self.config, pools=pools)
+            for i in range(self.chunk):
+                sample = {k: v[i] for k, v in batch.items()}
+                picks = torch.randperm(4, generator=gen)[: self.replay]
+                for p in picks.tolist():
+                    if produced == count:
+                        return
+                    s = flip_sample(sample, *variants[p])
+                    if self.jitter:
+                        s["img1"], s["img2"] = photometric_jitter(s["img1"], s["img2"], self.jitter, gen)
+                    yield s
+                    produced += 1
+
+
+def synthetic_set(count: int, config: SynthConfig, seed: int) -> list[Sample]:
+    """A fixed in-memory list of generated samples (a validation set that needs no disk)."""
+    gen = torch.Generator().manual_seed(seed)
+    out: list[Sample] = []
+    while len(out) < count:
+        batch = render_pairs(gen, min(8, count - len(out)), config)
+        out.extend({k: v[i] for k, v in batch.items()} for i in range(batch["img1"].shape[0]))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- Lightning
+class FlowDataModule(pl.LightningDataModule):
+    """Training and validation loaders over a Flying Chairs folder, or over the synthetic stream when
+    ``data`` is None ("synthetic")."""
+
+    def __init__(self, data: str | None, batch_size: int = 8, num_workers: int = 2, crop: tuple[int, int] = (320, 448),
+                 synthetic_length: int = 8000, synthetic_val: int = 64, seed: int = 0) -> None:
+        super().__init__()
+        self.data, self.batch_size, self.num_workers, self.crop = data, batch_size, num_workers, crop
+        self.synthetic_length, self.synthetic_val, self.seed = synthetic_length, synthetic_val, seed
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data is None:
+            h, w = self.crop
+            self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), self.synthetic_length, seed=self.seed)
+            self.val_set = synthetic_set(self.synthetic_val, SynthConfig(), seed=10_000 + self.seed)
+        else:
+            self.train_set = FlyingChairs(self.data, "train", Augment(crop=self.crop))
+            self.val_set = FlyingChairs(self.data, "val")
+
+    def train_dataloader(self) -> DataLoader:
+        if isinstance(self.train_set, SyntheticChairs) and self.trainer is not None:
+            self.train_set.set_epoch(self.trainer.current_epoch)
+        return DataLoader(
+            self.train_set,
+            batch_size=self.batch_size,
+            shuffle=not isinstance(self.train_set, IterableDataset),
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=False,
+            drop_last=True,
+            collate_fn=collate,
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=1, num_workers=0, collate_fn=collate)
+
+
+def collate(samples: list[Sample]) -> Sample:
+    """Stack tensors; keep other values (names) as lists."""
+    return {k: torch.stack([s[k] for s in samples]) if torch.is_tensor(samples[0][k]) else [s[k] for s in samples]
+            for k in samples[0]}
+
+
+def crop_to_multiple(size: tuple[int, int], multiple: int = 64) -> tuple[int, int]:
+    """Largest multiple of ``multiple`` not above each side (training crops must be multiples of 64)."""
+    return tuple(max(multiple, math.floor(s / multiple) * multiple) for s in size)  # type: ignore[return-value]
+
+
+def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0) -> None:
+    """Write ``count`` generated pairs in the Flying Chairs layout (ids 00001...), with a train/val split file
+    (every fifth pair is validation). Deterministic for a seed; each file is written atomically."""
+    from tqdm import tqdm
+
+    if count < 1:
+        raise FlowNetError(f"--count must be at least 1, not {count}")
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlowNetError(f"cannot create the folder ({e.strerror})", out) from None
+    config = SynthConfig(height=size[0], width=size[1])
+    gen = torch.Generator().manual_seed(seed)
+    written = 0
+    with tqdm(total=count, desc="generating pairs", unit="pair") as bar:
+        while written < count:
+            batch = render_pairs(gen, min(8, count - written), config)
+            for i in range(batch["img1"].shape[0]):
+                name = f"{written + 1:05d}"
+                for key in ("img1", "img2"):
+                    img = (batch[key][i].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
+                    io.write_image(out / f"{name}_{key}.ppm", img)
+                io.write_flo(out / f"{name}_flow.flo", batch["flow"][i].permute(1, 2, 0).numpy())
+                written += 1
+                bar.update()
+    marks = ["2" if k % 5 == 4 else "1" for k in range(count)]
+    with atomic_path(out / SPLIT_FILE) as tmp:
+        tmp.write_text("\n".join(marks) + "\n")

@@ -1,0 +1,275 @@
+"""Reading and writing flow fields and images.
+
+Arrays read from files are H x W x C numpy arrays (images uint8 RGB, flow float32 with u then v in pixels);
+``image_to_tensor`` / ``flow_to_tensor`` convert at the edge to 1 x C x H x W float tensors. Every problem with a
+file raises FlowNetError naming the file; writers are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import FlowNetError
+from .fileutil import atomic_path
+
+FLO_MAGIC = 202021.25
+UNKNOWN_FLOW = 1e9  # Middlebury marks unknown flow with |u| or |v| above this
+MAX_SIDE = 100_000
+IMAGE_SUFFIXES = (".ppm", ".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+# ----------------------------------------------------------------------------------------------- .flo
+def read_flo(path: str | os.PathLike) -> np.ndarray:
+    """Read a Middlebury .flo file: H x W x 2 float32, raw values (see ``flow_valid_mask`` for unknowns)."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if len(data) < 12:
+        raise FlowNetError(f"not a .flo file (only {len(data)} bytes)", path)
+    magic, w, h = struct.unpack("<fii", data[:12])
+    if magic != np.float32(FLO_MAGIC):
+        raise FlowNetError(f"not a .flo file (bad magic {magic:.6g}, expected {FLO_MAGIC})", path)
+    if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+        raise FlowNetError(f"impossible size {w}x{h} in the header", path)
+    expected = 12 + 8 * w * h
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "longer than its header says"
+        raise FlowNetError(f"file is {what}: expected {expected} bytes for {w}x{h}, found {len(data)}", path)
+    return np.frombuffer(data, dtype="<f4", offset=12).reshape(h, w, 2).astype(np.float32)
+
+
+def write_flo(path: str | os.PathLike, flow: np.ndarray) -> None:
+    """Write H x W x 2 flow as a Middlebury .flo file, atomically."""
+    flow = _check_flow(flow)
+    h, w = flow.shape[:2]
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<fii", FLO_MAGIC, w, h))
+            f.write(flow.astype("<f4").tobytes())
+
+
+def flow_valid_mask(flow: np.ndarray) -> np.ndarray:
+    """H x W bool: finite and not marked unknown (|u|, |v| <= 1e9)."""
+    return np.isfinite(flow).all(-1) & (np.abs(flow) <= UNKNOWN_FLOW).all(-1)
+
+
+def read_flow(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(flow H x W x 2, valid H x W) from a .flo file or a KITTI 16-bit .png; invalid pixels hold 0."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".flo":
+        flow = read_flo(path)
+        valid = flow_valid_mask(flow)
+        return np.where(valid[..., None], flow, 0).astype(np.float32), valid
+    if suffix == ".png":
+        return read_kitti_flow(path)
+    raise FlowNetError("unknown flow format (expected .flo or KITTI .png)", path)
+
+
+def _check_flow(flow: np.ndarray) -> np.ndarray:
+    flow = np.asarray(flow)
+    if flow.ndim != 3 or flow.shape[2] != 2 or 0 in flow.shape:
+        raise ValueError(f"flow must be H x W x 2, got shape {flow.shape}")
+    return flow
+
+
+# ----------------------------------------------------------------------------------------------- images
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as H x W x 3 uint8 RGB: gray is copied to 3 channels, alpha dropped, 16 bit scaled."""
+    import imageio.v3 as iio
+
+    path = Path(path)
+    _read_bytes(path, probe=True)
+    try:
+        img = np.asarray(iio.imread(path))
+    except Exception as e:  # imageio raises many types for unreadable data
+        raise FlowNetError(f"cannot read the image ({type(e).__name__})", path) from None
+    return to_rgb8(img, path)
+
+
+def to_rgb8(img: np.ndarray, path: str | os.PathLike | None = None) -> np.ndarray:
+    """Convert a decoded image (gray, gray+alpha, RGB, RGBA; uint8, uint16 or float) to H x W x 3 uint8."""
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[2] not in (1, 2, 3, 4) or 0 in img.shape[:2]:
+        raise FlowNetError(f"not a single still image (array of shape {img.shape})", path)
+    img = img[..., :3] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
+    if img.dtype == np.uint8:
+        return np.ascontiguousarray(img)
+    if img.dtype == np.uint16:
+        return ((img.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    if np.issubdtype(img.dtype, np.floating):
+        return (np.clip(np.nan_to_num(img), 0, 1) * 255).round().astype(np.uint8)
+    if img.dtype == np.bool_:
+        return img.astype(np.uint8) * 255
+    raise FlowNetError(f"unsupported pixel type {img.dtype}", path)
+
+
+def write_image(path: str | os.PathLike, img: np.ndarray) -> None:
+    """Write an H x W x 3 image (uint8, or float in [0, 1]) atomically; the format follows the extension."""
+    import imageio.v3 as iio
+
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        img = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise FlowNetError(f"unknown image format '{suffix}' (use one of {', '.join(IMAGE_SUFFIXES)})", path)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, img, extension=suffix)
+
+
+def read_pair(path1: str | os.PathLike, path2: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read two images that must have the same size."""
+    a, b = read_image(path1), read_image(path2)
+    if a.shape != b.shape:
+        raise FlowNetError(f"images of a pair differ in size: {a.shape[1]}x{a.shape[0]} vs {b.shape[1]}x{b.shape[0]}",
+                           path2)
+    return a, b
+
+
+def image_to_tensor(img: np.ndarray) -> torch.Tensor:
+    """H x W x 3 uint8 -> 1 x 3 x H x W float32 in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+
+
+def flow_to_tensor(flow: np.ndarray) -> torch.Tensor:
+    """H x W x 2 -> 1 x 2 x H x W float32."""
+    return torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
+
+
+def tensor_to_flow(flow: torch.Tensor) -> np.ndarray:
+    """1 x 2 x H x W or 2 x H x W tensor -> H x W x 2 float32 array."""
+    if flow.dim() == 4:
+        flow = flow[0]
+    return flow.detach().float().cpu().permute(1, 2, 0).contiguous().numpy()
+
+
+def _read_bytes(path: Path, probe: bool = False) -> bytes:
+    """The file's bytes (or just check it can be opened, with ``probe``), as a FlowNetError if not."""
+    if not path.exists():
+        raise FlowNetError("no such file", path)
+    if not path.is_file():
+        raise FlowNetError("not a file", path)
+    try:
+        with open(path, "rb") as f:
+            return f.read(1 if probe else -1)
+    except OSError as e:
+        raise FlowNetError(f"cannot read ({e.strerror})", path) from None
+
+
+# ----------------------------------------------------------------------------------------------- KITTI
+# KITTI flow: 16-bit RGB PNG with u = (R - 2^15) / 64, v = (G - 2^15) / 64, B = 1 where valid. Pillow reads
+# 16-bit RGB PNGs as 8 bit, so this small PNG codec (zlib + the five PNG row filters) does it exactly.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def read_kitti_flow(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """(flow H x W x 2 float32, valid H x W bool) from a KITTI flow PNG; invalid pixels hold 0."""
+    rgb = read_png16(path)
+    flow = (rgb[..., :2].astype(np.float32) - 2**15) / 64.0
+    valid = rgb[..., 2] > 0
+    return np.where(valid[..., None], flow, 0).astype(np.float32), valid
+
+
+def write_kitti_flow(path: str | os.PathLike, flow: np.ndarray, valid: np.ndarray | None = None) -> None:
+    """Write flow as a KITTI 16-bit PNG (values rounded to 1/64 px and clipped to +-512 px)."""
+    flow = _check_flow(flow)
+    valid = flow_valid_mask(flow) if valid is None else np.asarray(valid, bool) & flow_valid_mask(flow)
+    safe = np.where(valid[..., None], flow, 0)
+    uv = np.clip(np.round(safe * 64.0 + 2**15), 0, 2**16 - 1).astype(np.uint16)
+    write_png16(path, np.dstack([uv, valid.astype(np.uint16)]))
+
+
+def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
+    """Write H x W x 3 uint16 as a 16-bit RGB PNG (filter type 0 on every row), atomically."""
+    h, w, _ = rgb.shape
+    rows = np.ascontiguousarray(rgb, dtype=">u2").reshape(h, w * 6).view(np.uint8)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    data = PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def read_png16(path: str | os.PathLike) -> np.ndarray:
+    """Read a 16-bit RGB PNG (non-interlaced, any row filters) as H x W x 3 uint16."""
+    path = Path(path)
+    data = _read_bytes(path)
+    if not data.startswith(PNG_SIGNATURE):
+        raise FlowNetError("not a PNG file", path)
+    pos, header, idat = len(PNG_SIGNATURE), None, []
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
+        if len(body) != length:
+            raise FlowNetError("PNG is truncated", path)
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body[:13]) if length == 13 else None
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    if header is None or not idat:
+        raise FlowNetError("PNG has no valid header or no image data", path)
+    w, h, depth, colour, _, _, interlace = header
+    if (depth, colour) != (16, 2):
+        raise FlowNetError(f"not a 16-bit RGB PNG (bit depth {depth}, colour type {colour}): not KITTI flow", path)
+    if interlace or not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
+        raise FlowNetError(f"unsupported PNG ({w}x{h}, interlace {interlace})", path)
+    stride = w * 6
+    try:
+        raw = zlib.decompressobj().decompress(b"".join(idat), h * (stride + 1))
+    except zlib.error:
+        raise FlowNetError("PNG image data is corrupt", path) from None
+    if len(raw) != h * (stride + 1):
+        raise FlowNetError("PNG image data is truncated", path)
+    rows = np.frombuffer(raw, np.uint8).reshape(h, stride + 1)
+    return _unfilter(rows, bpp=6, path=path).view(">u2").reshape(h, w, 3).astype(np.uint16)
+
+
+def _unfilter(rows: np.ndarray, bpp: int, path: Path) -> np.ndarray:
+    """Undo PNG row filters (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth); rows carry the filter byte first."""
+    h, n = rows.shape[0], rows.shape[1] - 1
+    out = np.zeros((h, n), np.uint8)
+    prev = np.zeros(n, np.int32)
+    for y in range(h):
+        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
+        if kind == 0:
+            cur = line
+        elif kind == 1:  # Sub: running sum per byte position within a pixel
+            cur = np.cumsum(line.reshape(-1, bpp), axis=0).reshape(-1) & 0xFF
+        elif kind == 2:
+            cur = (line + prev) & 0xFF
+        elif kind in (3, 4):
+            cur = _unfilter_sequential(line, prev, bpp, kind)
+        else:
+            raise FlowNetError(f"PNG row {y} has unknown filter type {kind}", path)
+        out[y] = cur
+        prev = cur.astype(np.int32)
+    return out
+
+
+def _unfilter_sequential(line: np.ndarray, prev: np.ndarray, bpp: int, kind: int) -> np.ndarray:
+    """Average and Paeth depend on the byte just decoded to the left: decode byte by byte."""
+    cur, up = line.tolist(), prev.tolist()
+    for i in range(len(cur)):
+        a = cur[i - bpp] if i >= bpp else 0
+        b = up[i]
+        if kind == 3:
+            cur[i] = (cur[i] + (a + b) // 2) & 0xFF
+            continue
+        c = up[i - bpp] if i >= bpp else 0
+        p = a + b - c
+        pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+        cur[i] = (cur[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+    return np.asarray(cur, np.int32)

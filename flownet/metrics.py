@@ -1,0 +1,82 @@
+"""End-point error, accuracy thresholds, Fl-all, and the FlowNet multiscale training loss.
+
+Shapes: flows B x 2 x H x W in pixels; ``valid`` B x H x W (bool or 0/1), True where the ground truth is known.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+# Loss weight of flow2 ... flow6 (FlowNet, Dosovitskiy et al. 2015).
+MULTISCALE_WEIGHTS = (0.005, 0.01, 0.02, 0.08, 0.32)
+
+
+def _valid_or_all(gt: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    if valid is None:
+        return torch.ones(gt.shape[0], *gt.shape[-2:], dtype=torch.bool, device=gt.device)
+    return valid.bool()
+
+
+def endpoint_error(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Per-pixel L2 norm of (gt - pred): B x H x W."""
+    return torch.linalg.vector_norm(gt.float() - pred.float(), dim=1)
+
+
+def epe(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean end-point error over all valid pixels of the batch (a scalar)."""
+    return endpoint_error(pred, gt)[_valid_or_all(gt, valid)].mean()
+
+
+def flow_metrics(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> dict[str, float]:
+    """EPE, fraction of valid pixels within 1 / 3 / 5 px, and Fl-all (EPE > 3 px and > 5 % of |gt|).
+
+    Computed over all valid pixels of the batch; evaluate one pair per call for per-pair figures.
+    """
+    mask = _valid_or_all(gt, valid)
+    err = endpoint_error(pred, gt)[mask]
+    mag = torch.linalg.vector_norm(gt.float(), dim=1)[mask]
+    if err.numel() == 0:
+        raise ValueError("no valid pixel to evaluate")
+    return {
+        "epe": err.mean().item(),
+        "px1": (err < 1).float().mean().item(),
+        "px3": (err < 3).float().mean().item(),
+        "px5": (err < 5).float().mean().item(),
+        "fl_all": ((err > 3) & (err > 0.05 * mag)).float().mean().item(),
+    }
+
+
+def downsample_flow(flow: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Area-average the valid part of ``flow`` to ``size`` (values unchanged: still full-resolution pixels).
+
+    Returns the pooled flow and the pooled validity (a pooled pixel counts as valid if at least half its area is).
+    """
+    v = valid.float().unsqueeze(1)
+    weight = F.adaptive_avg_pool2d(v, size)
+    pooled = F.adaptive_avg_pool2d(flow * v, size) / weight.clamp_min(1e-6)
+    return pooled, weight.squeeze(1) >= 0.5
+
+
+def multiscale_loss(
+    preds: list[torch.Tensor],
+    gt: torch.Tensor,
+    valid: torch.Tensor | None = None,
+    div_flow: float = 20.0,
+    weights: tuple[float, ...] = MULTISCALE_WEIGHTS,
+) -> torch.Tensor:
+    """FlowNet's training loss: sum over scales of weight x (EPE summed over the valid pixels, per sample).
+
+    ``preds`` is the training output [flow2, ..., flow6] in flow / ``div_flow`` units; the ground truth is
+    area-pooled to each scale and divided by ``div_flow``. Summing over pixels (not averaging) lets the
+    finer, larger scales carry most of the weight, as in the original training.
+    """
+    if len(preds) != len(weights):
+        raise ValueError(f"expected {len(weights)} predictions, got {len(preds)}")
+    valid = _valid_or_all(gt, valid)
+    target = gt.float() / div_flow
+    total = gt.new_zeros((), dtype=torch.float32)
+    for pred, weight in zip(preds, weights):
+        t, v = downsample_flow(target, valid, tuple(pred.shape[-2:]))
+        total = total + weight * (endpoint_error(pred, t) * v).sum()
+    return total / gt.shape[0]

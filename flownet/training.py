@@ -1,0 +1,170 @@
+"""Training FlowNetS with PyTorch Lightning: the LightningModule (loss, metrics, optimiser, EMA) and ``train()``."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
+
+from .data import FlowDataModule
+from .errors import FlowNetError
+from .metrics import epe, multiscale_loss
+from .models import FlowNetS
+from .weights import read_checkpoint, save_weights
+
+
+class FlowNetModule(pl.LightningModule):
+    """FlowNetS + multiscale EPE loss; logs train/val EPE; optional exponential moving average of the weights
+    (``ema_decay`` > 0), which is then what validation uses and what gets exported."""
+
+    def __init__(self, width: float = 1.0, batch_norm: bool = False, div_flow: float = 20.0, lr: float = 1e-4,
+                 weight_decay: float = 4e-4, schedule: str = "multistep", milestones: tuple[float, ...] = (0.5, 0.75),
+                 warmup_steps: int = 0, ema_decay: float = 0.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = FlowNetS(width, batch_norm, div_flow)
+        self.ema_model = copy.deepcopy(self.model).requires_grad_(False) if ema_decay > 0 else None
+
+    @property
+    def eval_model(self) -> FlowNetS:
+        return self.ema_model if self.ema_model is not None else self.model
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        preds = self.model(batch["img1"], batch["img2"])
+        loss = multiscale_loss(preds, batch["flow"], batch["valid"], self.hparams.div_flow)
+        with torch.no_grad():
+            full = F.interpolate(preds[0].float(), scale_factor=4, mode="bilinear", align_corners=False)
+            train_epe = epe(full * self.hparams.div_flow, batch["flow"], batch["valid"])
+        self.log("train_loss", loss, prog_bar=False)
+        self.log("train_epe", train_epe, prog_bar=True, on_step=True, on_epoch=True)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        if self.ema_model is None:
+            return
+        d = self.hparams.ema_decay
+        with torch.no_grad():
+            for e, p in zip(self.ema_model.state_dict().values(), self.model.state_dict().values()):
+                if e.is_floating_point():
+                    e.lerp_(p, 1 - d)
+                else:
+                    e.copy_(p)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        model = self.eval_model.eval()
+        flow = model(batch["img1"], batch["img2"])
+        self.log("val_epe", epe(flow, batch["flow"], batch["valid"]), prog_bar=True, batch_size=1, sync_dist=True)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        opt = torch.optim.Adam(self.model.parameters(), lr=hp.lr, betas=(0.9, 0.999), weight_decay=hp.weight_decay)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        if hp.schedule == "multistep":  # halve the rate at fractions of the run, as FlowNet
+            steps = [max(1, int(f * total)) for f in hp.milestones]
+            sched = torch.optim.lr_scheduler.MultiStepLR(opt, steps, gamma=0.5)
+        elif hp.schedule == "cosine":  # linear warm-up, then cosine decay to 5 %
+            def factor(step: int) -> float:
+                if step < hp.warmup_steps:
+                    return (step + 1) / hp.warmup_steps
+                t = min(1.0, (step - hp.warmup_steps) / max(1, total - hp.warmup_steps))
+                return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t))
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        else:
+            raise FlowNetError(f"unknown schedule '{hp.schedule}' (use multistep or cosine)")
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+@dataclass
+class TrainConfig:
+    """One training run (the defaults reproduce the reference recipe: Adam 1e-4, batch 8, 20 epochs)."""
+
+    data: str | None = None  # Flying Chairs folder; None = the synthetic stream
+    out: str = "runs/flownets"
+    epochs: int = 20
+    batch_size: int = 8
+    width: float = 1.0
+    batch_norm: bool = False
+    lr: float = 1e-4
+    weight_decay: float = 4e-4
+    schedule: str = "multistep"
+    warmup_steps: int = 0
+    ema_decay: float = 0.0
+    crop: tuple[int, int] = (320, 448)
+    max_steps: int = -1
+    limit_train_batches: float | int | None = None
+    synthetic_length: int = 8000
+    num_workers: int = 2
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    resume: str | None = None
+    init: str | None = None
+    seed: int = 0
+    val_every: int = 1
+    threads: int | None = None  # torch threads; None = the cores left over by the data workers
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run training; returns the path of the exported weights (``<out>/model.pt``, best validation EPE)."""
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    # oversubscribed OpenMP threads stall at every barrier: leave the data workers their own cores
+    torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) - cfg.num_workers))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.resume and not Path(cfg.resume).is_file():
+        raise FlowNetError("no checkpoint to resume from", cfg.resume)
+    module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,
+                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay)
+    if cfg.init:
+        config, state, _ = read_checkpoint(cfg.init)
+        if any(config.get(k) != v for k, v in module.model.config_dict().items() if k in config):
+            raise FlowNetError(f"weights are for FlowNetS{config}, not {module.model.config_dict()}", cfg.init)
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        module.model.load_state_dict(state)
+        if module.ema_model is not None:
+            module.ema_model.load_state_dict(state)
+    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length, seed=cfg.seed)
+    ckpt_dir = out / "checkpoints"
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
+    trainer = pl.Trainer(
+        default_root_dir=out,
+        max_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        limit_train_batches=cfg.limit_train_batches,
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
+        precision=cfg.precision,
+        callbacks=[best],
+        logger=CSVLogger(out, name="logs", version=""),
+        check_val_every_n_epoch=cfg.val_every,
+        log_every_n_steps=10,
+        deterministic=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
+    source = best.best_model_path or best.last_model_path
+    exported = out / "model.pt"
+    if trainer.is_global_zero and source:
+        config, state, _ = read_checkpoint(source)
+        model = FlowNetS(**config)
+        model.load_state_dict(state)
+        save_weights(model, exported, meta={"source": os.fspath(source), "train_config": _plain(asdict(cfg))})
+    return exported
+
+
+def _plain(d: dict) -> dict:
+    """Only the JSON-like values (so the file loads with weights_only=True)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()
+            if isinstance(v, (str, int, float, bool, tuple, type(None)))}

@@ -1,0 +1,69 @@
+"""Saving and loading model weights: a state dict plus the model config, loaded with ``weights_only=True``.
+
+Our own files (``.pt``): {"format": "flownet-weights", "config": {...}, "state_dict": {...}, "meta": {...}}.
+Lightning checkpoints (``.ckpt``) written by ``flownet train`` load too (their ``hyper_parameters`` hold the config).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import FlowNetError
+from .fileutil import atomic_path
+from .models import FlowNetS
+
+FORMAT = "flownet-weights"
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+CONFIG_KEYS = ("width", "batch_norm", "div_flow")
+
+
+def default_checkpoint() -> Path:
+    """The shipped model: the one ``checkpoints/flownets_*.pt`` of the repository."""
+    found = sorted(CHECKPOINT_DIR.glob("flownets_*.pt"))
+    if not found:
+        raise FlowNetError("no shipped checkpoint in checkpoints/ (train one with 'flownet train' and pass --checkpoint)")
+    return found[-1]
+
+
+def save_weights(model: FlowNetS, path: str | os.PathLike, meta: dict | None = None, half: bool = False) -> None:
+    """Write the model's weights and config atomically; ``half`` stores floating tensors as fp16."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    payload = {"format": FORMAT, "config": model.config_dict(), "state_dict": state, "meta": meta or {}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], dict]:
+    """(config, state_dict, meta) from one of our weight files or a Lightning checkpoint of ``flownet train``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FlowNetError("no such checkpoint file", path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for non-checkpoint files
+        raise FlowNetError(f"not a flownet checkpoint ({type(e).__name__})", path) from None
+    if isinstance(payload, dict) and payload.get("format") == FORMAT:
+        return payload["config"], payload["state_dict"], payload.get("meta", {})
+    if isinstance(payload, dict) and "state_dict" in payload and "hyper_parameters" in payload:
+        hp = payload["hyper_parameters"]
+        prefix = "ema_model." if any(k.startswith("ema_model.") for k in payload["state_dict"]) else "model."
+        state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
+        return {k: hp[k] for k in CONFIG_KEYS if k in hp}, state, {"epoch": payload.get("epoch")}
+    raise FlowNetError("not a flownet checkpoint (no weights and model config inside)", path)
+
+
+def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> FlowNetS:
+    """An eval-mode FlowNetS with the weights in ``path`` (default: the shipped checkpoint)."""
+    path = default_checkpoint() if path is None else Path(path)
+    config, state, _ = read_checkpoint(path)
+    try:
+        model = FlowNetS(**config)
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except (TypeError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0][:160]
+        raise FlowNetError(f"weights do not fit a FlowNetS{config} ({first})", path) from None
+    return model.eval().to(device)
