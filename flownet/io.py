@@ -181,14 +181,14 @@ def write_kitti_flow(path: str | os.PathLike, flow: np.ndarray, valid: np.ndarra
     flow = _check_flow(flow)
     valid = flow_valid_mask(flow) if valid is None else np.asarray(valid, bool) & flow_valid_mask(flow)
     safe = np.where(valid[..., None], flow, 0)
-    uv = np.clip(np.round(safe * 64.0 + 2**15), 0, 2**16 - 1).astype(np.uint16)
+    uv = np.clip(np.round(safe.astype(np.float64) * 64.0 + 2**15), 0, 2**16 - 1).astype(np.uint16)
     write_png16(path, np.dstack([uv, valid.astype(np.uint16)]))
 
 
 def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
     """Write H x W x 3 uint16 as a 16-bit RGB PNG (filter type 0 on every row), atomically."""
     h, w, _ = rgb.shape
-    rows = np.ascontiguousarray(rgb, dtype=">u2").reshape(h, w * 6).view(np.uint8)
+    rows = np.ascontiguousarray(rgb, dtype=">u2").reshape(h, w * 3).view(np.uint8)  # 6 bytes a pixel
     raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
 
     def chunk(kind: bytes, body: bytes) -> bytes:

@@ -147,7 +147,7 @@ def train(cfg: TrainConfig) -> Path:
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
         callbacks=[best],
-        logger=CSVLogger(out, name="logs", version=""),
+        logger=CSVLogger(out, name="logs"),  # logs/version_N/metrics.csv: one per sitting, none overwritten
         check_val_every_n_epoch=cfg.val_every,
         log_every_n_steps=10,
         deterministic=False,

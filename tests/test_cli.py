@@ -1,0 +1,104 @@
+"""The flownet command end to end, through subprocesses as a user runs it."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from flownet import load_model, read_flo
+from flownet.evaluate import model_flow_fn
+from flownet.io import image_to_tensor, read_flow, read_image, tensor_to_flow
+
+
+def flownet(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "flownet.cli", *map(str, args)], capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def zero_flow_epe(pairs) -> float:
+    """Independent: mean over pairs of the mean |gt| over valid pixels, straight from the .flo files."""
+    per_pair = []
+    for flo in pairs:
+        f = np.fromfile(flo, dtype="<f4")
+        w, h = np.frombuffer(f[1:3].tobytes(), dtype="<i4")
+        f = f[3:].reshape(h, w, 2).astype(np.float64)
+        ok = (np.abs(f) < 1e9).all(-1)
+        per_pair.append(np.sqrt((f[ok] ** 2).sum(-1)).mean())
+    return float(np.mean(per_pair))
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["eval"], ["infer"], ["data", "synth"]])
+def test_help(command):
+    out = flownet(*command, "--help").stdout
+    assert "usage: flownet" in out
+
+
+def test_zero_baseline_matches_an_independent_computation(tiny_chairs, tmp_path):
+    report = tmp_path / "zero.json"
+    out = flownet("eval", "--epe", "--baseline", "zero", "--split", "all", "--data", tiny_chairs, "--json", report)
+    result = json.loads(report.read_text())
+    assert set(result) >= {"epe", "px1", "px3", "px5", "fl_all", "n", "seconds_per_pair"}
+    assert result["n"] == 16
+    assert result["epe"] == pytest.approx(zero_flow_epe(sorted(tiny_chairs.glob("*_flow.flo"))), abs=1e-4)
+    assert "zero flow" in out.stdout and "EPE" in out.stdout
+
+
+def test_zero_baseline_on_real_chairs(shared_data, tmp_path):
+    report = tmp_path / "zero.json"
+    flownet("eval", "--epe", "--baseline", "zero", "--split", "all", "--data", shared_data / "flyingchairs",
+            "--json", report)
+    expected = zero_flow_epe(sorted((shared_data / "flyingchairs").glob("*_flow.flo")))
+    assert json.loads(report.read_text())["epe"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_zero_baseline_on_middlebury_masks_unknown_flow(shared_data, tmp_path):
+    report = tmp_path / "zero.json"
+    flownet("eval", "--epe", "--baseline", "zero", "--data", shared_data / "middlebury", "--json", report)
+    result = json.loads(report.read_text())
+    assert result["n"] == 8
+    expected = zero_flow_epe(sorted((shared_data / "middlebury").glob("*/flow10.flo")))
+    assert result["epe"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_train_eval_infer_round_trip(tiny_chairs, tmp_path):
+    run = tmp_path / "run"
+    flownet("train", "--data", tiny_chairs, "--out", run, "--epochs", "1", "--width", "0.25", "--crop", "64x64",
+            "--batch-size", "4", "--num-workers", "0")
+    weights = run / "model.pt"
+    assert weights.is_file()
+    out = flownet("eval", "--epe", "--data", tiny_chairs, "--checkpoint", weights, "--json", tmp_path / "e.json")
+    assert json.loads((tmp_path / "e.json").read_text())["n"] == 3  # the validation split
+    assert "model.pt" in out.stdout
+
+    img1, img2 = tiny_chairs / "00001_img1.ppm", tiny_chairs / "00001_img2.ppm"
+    flownet("infer", img1, img2, "-o", tmp_path / "f.flo", "--checkpoint", weights)
+    flownet("infer", img1, img2, "-o", tmp_path / "f.png", "--checkpoint", weights)
+    flo = read_flo(tmp_path / "f.flo")
+    assert flo.shape == (64, 96, 2)
+    expected = tensor_to_flow(model_flow_fn(load_model(weights))(image_to_tensor(read_image(img1)),
+                                                                   image_to_tensor(read_image(img2))))
+    np.testing.assert_allclose(flo, expected, atol=1e-5)  # infer = what evaluation computes
+    kitti, valid = read_flow(tmp_path / "f.png")
+    assert valid.all() and np.abs(kitti - flo).max() <= 1 / 128 + 1e-6
+
+
+def test_data_synth_writes_a_folder(tmp_path):
+    flownet("data", "synth", "--out", tmp_path / "d", "--count", "3", "--size", "64x64", "--seed", "2")
+    assert len(list((tmp_path / "d").glob("*_flow.flo"))) == 3
+    assert read_flo(tmp_path / "d" / "00002_flow.flo").shape == (64, 64, 2)
+
+
+def test_user_errors_are_one_line_with_status_2(tmp_path):
+    for args in (["eval", "--epe", "--data", tmp_path / "missing", "--baseline", "zero"],
+                 ["infer", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "f.flo"],
+                 ["data", "synth", "--out", tmp_path / "x", "--count", "0"]):
+        result = flownet(*args, check=False)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("flownet: error:") and "Traceback" not in result.stderr
+    assert not (tmp_path / "f.flo").exists()
