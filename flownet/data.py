@@ -178,28 +178,28 @@ def photometric_jitter(img1: torch.Tensor, img2: torch.Tensor, amount: float,
 class SyntheticChairs(IterableDataset):
     """An endless-feeling stream of generated chairs-like samples, rendered in the DataLoader workers.
 
-    Deterministic for (seed, worker). Scenes are rendered ``chunk`` at a time from slowly renewed texture pools,
-    and each scene is used ``replay`` times under different flips, so the generator keeps up with training.
-    ``length`` samples make one epoch (split over the workers).
+    Scenes are rendered ``chunk`` at a time from slowly renewed texture pools, and each scene is used ``replay``
+    times under different flips, so the generator keeps up with training. ``length`` samples make one epoch (split
+    over the workers). Each new iterator (each epoch, each worker) draws its own stream from ``seed`` and torch's
+    global RNG, which DataLoader seeds anew per worker and epoch: new scenes every epoch, reproducible under
+    ``seed_everything``.
     """
 
     def __init__(self, config: SynthConfig, length: int, seed: int = 0, chunk: int = 8, replay: int = 2,
                  jitter: float = 0.05) -> None:
         self.config, self.length, self.seed = config, length, seed
         self.chunk, self.replay, self.jitter = chunk, replay, jitter
-        self.epoch = 0
 
     def __len__(self) -> int:
         return self.length
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
     def __iter__(self):
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        torch.set_num_threads(1) if info else None
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 1009 + worker)
+        if info:
+            torch.set_num_threads(1)
+        stream = int(torch.randint(0, 2**31, ()))  # differs per worker and per epoch
+        gen = torch.Generator().manual_seed(self.seed * 2**31 + stream)
         pools = TexturePools(gen, self.config)
         count = self.length // workers + (worker < self.length % workers)
         variants = [(False, False), (True, False), (False, True), (True, True)]
@@ -250,8 +250,6 @@ class FlowDataModule(pl.LightningDataModule):
             self.val_set = FlyingChairs(self.data, "val")
 
     def train_dataloader(self) -> DataLoader:
-        if isinstance(self.train_set, SyntheticChairs) and self.trainer is not None:
-            self.train_set.set_epoch(self.trainer.current_epoch)
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,

@@ -85,7 +85,21 @@ def test_augment_and_stream_give_training_ready_samples(chairs_dir):
     ds = FlyingChairs(chairs_dir, "train", Augment(crop=(64, 64)))
     s = ds[0]
     assert s["img1"].shape == (3, 64, 64) and s["flow"].shape == (2, 64, 64)
-    stream = list(SyntheticChairs(SynthConfig(height=64, width=64), length=5, seed=1, chunk=2))
+    dataset = SyntheticChairs(SynthConfig(height=64, width=64), length=5, seed=1, chunk=2)
+    torch.manual_seed(0)
+    stream = list(dataset)
     assert len(stream) == 5 and stream[0]["flow"].shape == (2, 64, 64)
-    again = list(SyntheticChairs(SynthConfig(height=64, width=64), length=5, seed=1, chunk=2))
-    assert all(torch.equal(a["img1"], b["img1"]) for a, b in zip(stream, again))
+    torch.manual_seed(0)
+    again = list(dataset)
+    assert all(torch.equal(a["img1"], b["img1"]) for a, b in zip(stream, again))  # reproducible for a seed
+    next_epoch = list(dataset)
+    assert not torch.equal(next_epoch[0]["img1"], stream[0]["img1"])  # but new scenes every epoch
+
+
+def test_stream_workers_draw_different_scenes():
+    loader = torch.utils.data.DataLoader(SyntheticChairs(SynthConfig(height=64, width=64), length=4, chunk=2),
+                                         batch_size=None, num_workers=2)
+    torch.manual_seed(0)
+    samples = list(loader)
+    assert len(samples) == 4
+    assert not torch.equal(samples[0]["img1"], samples[1]["img1"])  # worker 0 and worker 1 alternate
