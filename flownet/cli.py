@@ -70,10 +70,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         limit_train_batches=args.limit_train_batches, synthetic_length=args.synthetic_length,
         num_workers=args.num_workers, precision=args.precision, accelerator=args.accelerator,
         devices=args.devices, strategy=args.strategy, num_nodes=args.num_nodes, resume=args.resume,
-        init=args.init, seed=args.seed, val_every=args.val_every,
+        init=args.init, seed=args.seed, val_every=args.val_every, data_format=args.format,
+        augment=not args.no_augment,
     )
-    if args.data != "synthetic" and not Path(args.data).is_dir():
-        raise FlowNetError("no such data folder", args.data)
+    if args.data != "synthetic" and not Path(args.data).exists():
+        raise FlowNetError("no such data folder or list file", args.data)
     exported = train(cfg)
     print(f"weights written to {exported}")
     return 0
@@ -104,6 +105,15 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from .evaluate import model_flow_fn
     from .weights import load_model
 
+    if args.img2 is None:  # a folder of frames or a video: every consecutive pair into an output folder
+        from .infer import infer_sequence
+
+        if not Path(args.img1).exists():
+            raise FlowNetError("no such folder or video", args.img1)
+        flow_fn = model_flow_fn(load_model(args.checkpoint), pick_device(args.device))
+        written = infer_sequence(args.img1, args.output, flow_fn, args.save_as)
+        print(f"{len(written)} flows written to {args.output}")
+        return 0
     suffix = Path(args.output).suffix.lower()
     if suffix not in (".flo", ".png"):
         raise FlowNetError("output must end in .flo (Middlebury) or .png (KITTI 16-bit flow)", args.output)
@@ -112,6 +122,22 @@ def cmd_infer(args: argparse.Namespace) -> int:
     flow = io.tensor_to_flow(flow_fn(io.image_to_tensor(img1), io.image_to_tensor(img2)))
     (io.write_flo if suffix == ".flo" else io.write_kitti_flow)(args.output, flow)
     print(f"flow written to {args.output}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+
+    if args.checkpoint or args.width is None:
+        from .weights import default_checkpoint, load_model
+
+        model = load_model(args.checkpoint or default_checkpoint())
+    else:  # an untrained network of that width (for testing deployments)
+        from .models import FlowNetS
+
+        model = FlowNetS(width=args.width)
+    export_onnx(model, args.onnx)
+    print(f"ONNX model written to {args.onnx} (inputs img1, img2: Bx3xHxW in [0, 1]; output flow: Bx2xHxW)")
     return 0
 
 
@@ -134,7 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train FlowNetS with the multiscale EPE loss. Writes checkpoints (best by "
                                    "validation EPE, and last), CSV logs and the exported weights model.pt to --out.")
     p.add_argument("--config", help="YAML file of options (e.g. tools/shipped_recipe.yaml); flags override it")
-    p.add_argument("--data", help="Flying Chairs folder, or 'synthetic' for the generated stream")
+    p.add_argument("--data", help="dataset folder (Flying Chairs, Sintel, KITTI 2015), a pair-list file "
+                                  "('img1 img2 flow' lines), or 'synthetic' for the generated stream")
+    p.add_argument("--format", default="auto", choices=["auto", "chairs", "sintel", "sintel-final", "kitti", "list"],
+                   help="layout of --data (auto: detected); non-Chairs data get a seeded 0.8/0.2 split")
+    p.add_argument("--no-augment", action="store_true", default=False,
+                   help="no random crop, flips, jitter or shuffling (a fixed top-left crop, pairs in order)")
     p.add_argument("--out", default="runs/flownets", help="run folder")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=8)
@@ -166,24 +197,42 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print a table (pairs, EPE, 1/3/5 px accuracy, Fl-all, seconds per pair) "
                                    "and optionally write it as JSON.")
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
-    p.add_argument("--data", required=True, help="Flying Chairs folder or Middlebury folder (<Seq>/flow10.flo)")
-    p.add_argument("--format", default="auto", choices=["auto", "chairs", "middlebury"])
+    p.add_argument("--data", required=True,
+                   help="dataset folder (Flying Chairs, Middlebury <Seq>/flow10.flo, MPI-Sintel, KITTI 2015) or a "
+                        "pair-list file of 'img1 img2 flow' lines (paths relative to the file)")
+    p.add_argument("--format", default="auto",
+                   choices=["auto", "chairs", "middlebury", "sintel", "sintel-final", "kitti", "list"],
+                   help="layout of --data (auto: detected when unambiguous); sintel = clean pass")
     p.add_argument("--split", default="val", choices=["train", "val", "all"],
-                   help="Flying Chairs split (official split file, else a seeded 0.8/0.2 split)")
+                   help="Flying Chairs split (official split file, else a seeded 0.8/0.2 split); other layouts "
+                        "use every pair with ground truth")
     p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
     p.add_argument("--baseline", choices=["zero"], help="evaluate a baseline instead of a model")
     p.add_argument("--json", help="write the results to this JSON file")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("infer", formatter_class=fmt, help="estimate the flow between two images",
-                       description="Estimate the flow from IMG1 to IMG2 and write it as .flo or KITTI 16-bit .png.")
-    p.add_argument("img1")
-    p.add_argument("img2")
-    p.add_argument("-o", "--output", required=True, help="FLOW.flo or FLOW.png (KITTI)")
+    p = sub.add_parser("infer", formatter_class=fmt, help="estimate the flow between two images, or along a "
+                                                          "folder of frames or a video",
+                       description="Estimate the flow from IMG1 to IMG2 and write it as .flo or KITTI 16-bit .png; "
+                                   "or, given one folder of frames or a video, the flow of every consecutive pair "
+                                   "into the folder -o, one file per pair named after its first frame.")
+    p.add_argument("img1", metavar="IMG1|FOLDER|VIDEO")
+    p.add_argument("img2", metavar="IMG2", nargs="?")
+    p.add_argument("-o", "--output", required=True, help="FLOW.flo or FLOW.png (KITTI); an output folder for a "
+                                                         "folder or video")
+    p.add_argument("--save-as", choices=["flo", "color", "kitti"], default="flo",
+                   help="for a folder or video: .flo files, colour-coded .png, or KITTI 16-bit .png")
     p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("export", formatter_class=fmt, help="export the model to ONNX",
+                       description="Write the model as ONNX (opset 17) with dynamic batch, height and width.")
+    p.add_argument("--onnx", required=True, help="output MODEL.onnx")
+    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
+    p.add_argument("--width", type=float, help="without --checkpoint: export an untrained network of this width")
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("data", help="dataset tools")
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -203,7 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except FlowNetError as e:
-        print(f"flownet: error: {e}", file=sys.stderr)
+        message = str(e).strip()
+        if "\n" in message:  # raised in a DataLoader worker: the original message is the traceback's last line
+            message = message.splitlines()[-1].split("FlowNetError: ", 1)[-1]
+        print(f"flownet: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("flownet: interrupted", file=sys.stderr)

@@ -102,6 +102,26 @@ class FlyingChairs(Dataset):
         return self.augment(sample) if self.augment else sample
 
 
+class PairDataset(Dataset):
+    """Any list of pairs with ground truth (``flownet.evaluate.PairFiles``: Sintel, KITTI, a list file, ...),
+    optionally augmented as Flying Chairs is."""
+
+    def __init__(self, pairs: list, augment: "Augment | None" = None) -> None:
+        missing = [p for p in pairs if p.flow is None]
+        if missing:
+            raise FlowNetError(f"pair {missing[0].name} has no ground-truth flow to train on", missing[0].img1)
+        self.pairs, self.augment = list(pairs), augment
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> Sample:
+        pair = self.pairs[index]
+        sample = load_pair(pair.img1, pair.img2, pair.flow)
+        sample["name"] = pair.name
+        return self.augment(sample) if self.augment else sample
+
+
 # ----------------------------------------------------------------------------------------------- augmentation
 @dataclass(frozen=True)
 class Augment:
@@ -113,11 +133,12 @@ class Augment:
     crop: tuple[int, int] | None = (320, 448)
     flip: bool = True
     jitter: float = 0.1  # brightness / contrast / saturation range, and a tenth of it as noise
+    random: bool = True  # False: the crop is taken at the top-left corner (no randomness at all with flip, jitter off)
 
     def __call__(self, sample: Sample) -> Sample:
         s = dict(sample)
         if self.crop:
-            s = random_crop(s, self.crop)
+            s = random_crop(s, self.crop, self.random)
         if self.flip:
             s = random_flips(s)
         if self.jitter:
@@ -125,14 +146,14 @@ class Augment:
         return s
 
 
-def random_crop(sample: Sample, size: tuple[int, int]) -> Sample:
-    """Crop every spatial tensor at one random place to ``size``, or to the largest multiple of 64 that fits
-    (the network trains on multiples of 64)."""
+def random_crop(sample: Sample, size: tuple[int, int], random_place: bool = True) -> Sample:
+    """Crop every spatial tensor at one random place (or the top-left corner) to ``size``, or to the largest
+    multiple of 64 that fits (the network trains on multiples of 64)."""
     h, w = sample["img1"].shape[-2:]
     if h < 64 or w < 64:
         raise FlowNetError(f"images of {w}x{h} are too small to train on (at least 64x64)", sample.get("name"))
     ch, cw = crop_to_multiple((min(size[0], h), min(size[1], w)))
-    y, x = (int(torch.randint(0, n - c + 1, ())) for n, c in ((h, ch), (w, cw)))
+    y, x = (int(torch.randint(0, n - c + 1, ())) if random_place else 0 for n, c in ((h, ch), (w, cw)))
     return {k: v[..., y : y + ch, x : x + cw] if torch.is_tensor(v) else v for k, v in sample.items()}
 
 
@@ -235,25 +256,50 @@ class FlowDataModule(pl.LightningDataModule):
     ``data`` is None ("synthetic")."""
 
     def __init__(self, data: str | None, batch_size: int = 8, num_workers: int = 2, crop: tuple[int, int] = (320, 448),
-                 synthetic_length: int = 8000, synthetic_val: int = 64, seed: int = 0) -> None:
+                 synthetic_length: int = 8000, synthetic_val: int = 64, seed: int = 0, data_format: str = "auto",
+                 augment: bool = True, shuffle: bool = True) -> None:
         super().__init__()
         self.data, self.batch_size, self.num_workers, self.crop = data, batch_size, num_workers, crop
         self.synthetic_length, self.synthetic_val, self.seed = synthetic_length, synthetic_val, seed
+        self.data_format, self.augment, self.shuffle = data_format, augment, shuffle
 
     def setup(self, stage: str | None = None) -> None:
+        if hasattr(self, "train_set"):  # train() sets up early to report bad data before Lightning starts
+            return
         if self.data is None:
             h, w = self.crop
             self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), self.synthetic_length, seed=self.seed)
             self.val_set = synthetic_set(self.synthetic_val, SynthConfig(), seed=10_000 + self.seed)
         else:
-            self.train_set = FlyingChairs(self.data, "train", Augment(crop=self.crop))
-            self.val_set = FlyingChairs(self.data, "val")
+            from .evaluate import dataset_pairs, detect_format, split_pairs
+
+            # without augmentation: a fixed top-left crop (a multiple of 64), no flips, no jitter
+            augment = Augment(crop=self.crop) if self.augment else Augment(crop=self.crop, flip=False, jitter=0.0,
+                                                                           random=False)
+            fmt = detect_format(Path(self.data)) if self.data_format == "auto" else self.data_format
+            if fmt == "chairs":
+                self.train_set = FlyingChairs(self.data, "train", augment)
+                self.val_set = FlyingChairs(self.data, "val")
+            else:  # other layouts: a seeded 0.8 / 0.2 split of all their pairs
+                pairs = dataset_pairs(self.data, "all", fmt)
+                train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
+                if not train or not val:
+                    raise FlowNetError(f"{len(pairs)} pairs are too few to split into training and validation",
+                                       self.data)
+                self.train_set, self.val_set = PairDataset(train, augment), PairDataset(val)
 
     def train_dataloader(self) -> DataLoader:
+        sampler = None
+        if not self.shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
+            # Lightning's own distributed sampler would shuffle; keep the order (rank r takes pairs r, r+n, ...)
+            from torch.utils.data.distributed import DistributedSampler
+
+            sampler = DistributedSampler(self.train_set, shuffle=False)
         return DataLoader(
             self.train_set,
             batch_size=self.batch_size,
-            shuffle=not isinstance(self.train_set, IterableDataset),
+            shuffle=self.shuffle and not isinstance(self.train_set, IterableDataset),
+            sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=torch.cuda.is_available(),
             persistent_workers=False,

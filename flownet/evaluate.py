@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from .data import chairs_ids, chairs_split, load_pair
+from .data import SPLIT_SEED, TRAIN_FRACTION, chairs_ids, chairs_split, load_pair
 from .errors import FlowNetError
 from .fileutil import atomic_path
 from .metrics import flow_metrics
@@ -41,24 +42,51 @@ class PairFiles:
     name: str
     img1: Path
     img2: Path
-    flow: Path
+    flow: Path | None = None  # None: no ground truth (a list file without a third column)
+
+
+FORMATS = ("chairs", "middlebury", "sintel", "sintel-final", "kitti", "list")
+
+
+def _training_dir(root: Path, *needed: str) -> Path | None:
+    """``root`` or ``root/training`` when it holds all of ``needed`` sub-folders (Sintel, KITTI layouts)."""
+    for base in (root, root / "training"):
+        if all((base / n).is_dir() for n in needed):
+            return base
+    return None
 
 
 def detect_format(root: Path) -> str:
-    """'chairs' (``<id>_img1.ppm`` triplets) or 'middlebury' (``<Seq>/frame10.png, frame11.png, flow10.flo``)."""
-    if any(root.glob("*_img1.ppm")):
-        return "chairs"
-    if any(root.glob("*/flow10.flo")):
-        return "middlebury"
-    raise FlowNetError("found neither Flying Chairs triplets nor Middlebury sequences (<Seq>/flow10.flo)", root)
+    """The layout of ``root``: a list file ('list'), or a folder of Flying Chairs triplets ('chairs'), Middlebury
+    sequences ('middlebury'), MPI-Sintel ('sintel', the clean pass) or KITTI 2015 ('kitti'); an error when none or
+    more than one fits."""
+    if root.is_file():
+        return "list"
+    found = [name for name, hit in (
+        ("chairs", lambda: any(root.glob("*_img1.ppm"))),
+        ("middlebury", lambda: any(root.glob("*/flow10.flo"))),
+        ("sintel", lambda: _training_dir(root, "clean", "flow") or _training_dir(root, "final", "flow")),
+        ("kitti", lambda: _training_dir(root, "image_2", "flow_occ")),
+    ) if hit()]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise FlowNetError(f"looks like more than one dataset ({', '.join(found)}): choose with --format", root)
+    raise FlowNetError("found no known dataset layout (Flying Chairs <id>_img1.ppm, Middlebury <Seq>/flow10.flo, "
+                       "Sintel training/clean + training/flow, KITTI training/image_2 + training/flow_occ)", root)
 
 
 def dataset_pairs(root: str | os.PathLike, split: str = "val", fmt: str = "auto") -> list[PairFiles]:
-    """The evaluation pairs of a folder. Middlebury folders have no split: every sequence is used."""
+    """The pairs of a dataset folder (or list file). Only Flying Chairs has a split (``split``); the other layouts
+    give every pair that has ground truth (Sintel and KITTI: their training sets)."""
     root = Path(root)
+    if not root.exists():
+        raise FlowNetError("no such folder or list file", root)
+    fmt = detect_format(root) if fmt == "auto" else fmt
+    if fmt == "list":
+        return read_pair_list(root)
     if not root.is_dir():
         raise FlowNetError("no such folder", root)
-    fmt = detect_format(root) if fmt == "auto" else fmt
     if fmt == "chairs":
         ids = chairs_split(root, chairs_ids(root), split)
         return [PairFiles(i, root / f"{i}_img1.ppm", root / f"{i}_img2.ppm", root / f"{i}_flow.flo") for i in ids]
@@ -67,12 +95,89 @@ def dataset_pairs(root: str | os.PathLike, split: str = "val", fmt: str = "auto"
         if not seqs:
             raise FlowNetError("no Middlebury sequences (<Seq>/frame10.png, frame11.png, flow10.flo)", root)
         return [PairFiles(s.name, s / "frame10.png", s / "frame11.png", s / "flow10.flo") for s in seqs]
-    raise FlowNetError(f"unknown dataset format '{fmt}' (use chairs, middlebury or auto)")
+    if fmt in ("sintel", "sintel-final"):
+        return sintel_pairs(root, "final" if fmt == "sintel-final" else "clean")
+    if fmt == "kitti":
+        return kitti_pairs(root)
+    raise FlowNetError(f"unknown dataset format '{fmt}' (use {', '.join(FORMATS)} or auto)")
+
+
+def sintel_pairs(root: Path, dstype: str = "clean") -> list[PairFiles]:
+    """MPI-Sintel training: ``<pass>/<scene>/frame_XXXX.png`` with ``flow/<scene>/frame_XXXX.flo`` (frame i to i+1).
+    ``root`` is the Sintel folder or its ``training`` folder."""
+    base = _training_dir(root, dstype, "flow")
+    if base is None:
+        raise FlowNetError(f"not an MPI-Sintel folder (no training/{dstype} and training/flow)", root)
+    pairs = []
+    for flo in sorted(base.glob("flow/*/frame_*.flo")):
+        scene, stem = flo.parent.name, flo.stem
+        try:
+            k = int(stem.split("_")[1])
+        except (IndexError, ValueError):
+            raise FlowNetError("flow file name is not frame_NNNN.flo", flo) from None
+        img1 = base / dstype / scene / f"{stem}.png"
+        img2 = base / dstype / scene / f"frame_{k + 1:0{len(stem) - 6}d}.png"
+        pairs.append(PairFiles(f"{scene}/{stem}", img1, img2, flo))
+    if not pairs:
+        raise FlowNetError("no flow files (training/flow/<scene>/frame_XXXX.flo)", base)
+    return pairs
+
+
+def kitti_pairs(root: Path) -> list[PairFiles]:
+    """KITTI 2015 training: ``image_2/<id>_10.png``, ``<id>_11.png`` and ``flow_occ/<id>_10.png`` (16-bit flow
+    with a valid mask). ``root`` is the KITTI folder or its ``training`` folder."""
+    base = _training_dir(root, "image_2", "flow_occ")
+    if base is None:
+        raise FlowNetError("not a KITTI 2015 folder (no training/image_2 and training/flow_occ)", root)
+    pairs = [PairFiles(f.stem[:-3], base / "image_2" / f.name, base / "image_2" / f"{f.stem[:-3]}_11.png", f)
+             for f in sorted((base / "flow_occ").glob("*_10.png"))]
+    if not pairs:
+        raise FlowNetError("no flow files (training/flow_occ/<id>_10.png)", base)
+    return pairs
+
+
+def read_pair_list(path: Path) -> list[PairFiles]:
+    """A text file of ``img1 img2 [flow]`` lines, paths relative to the file; blank lines and ``#`` comments
+    are skipped."""
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise FlowNetError(f"cannot read the pair list ({type(e).__name__})", path) from None
+    pairs = []
+    for n, line in enumerate(text.splitlines(), 1):
+        parts = line.split("#", 1)[0].split()
+        if not parts:
+            continue
+        if len(parts) not in (2, 3):
+            raise FlowNetError(f"line {n}: expected 'img1 img2 [flow]', found {len(parts)} fields", path)
+        files = [path.parent / p for p in parts]
+        for name, f in zip(parts, files):
+            if not f.is_file():
+                raise FlowNetError(f"line {n}: no such file '{name}' (paths are relative to the list file)", path)
+        pairs.append(PairFiles(f"{n:05d}_{Path(parts[0]).stem}", files[0], files[1], files[2] if len(files) > 2 else None))
+    if not pairs:
+        raise FlowNetError("the pair list is empty", path)
+    return pairs
+
+
+def split_pairs(pairs: list[PairFiles], split: str) -> list[PairFiles]:
+    """A seeded 0.8 / 0.2 train / val split of any pair list (the same on every machine), or 'all'."""
+    if split == "all":
+        return list(pairs)
+    if split not in ("train", "val"):
+        raise FlowNetError(f"unknown split '{split}' (use train, val or all)")
+    order = list(range(len(pairs)))
+    random.Random(SPLIT_SEED).shuffle(order)
+    n_train = round(TRAIN_FRACTION * len(order))
+    chosen = set(order[:n_train] if split == "train" else order[n_train:])
+    return [p for i, p in enumerate(pairs) if i in chosen]
 
 
 def iter_predictions(pairs: list[PairFiles], flow_fn: FlowFn) -> Iterator[tuple[PairFiles, dict, torch.Tensor, float]]:
     """For each pair: (files, sample, predicted 1 x 2 x H x W flow, seconds spent in ``flow_fn``)."""
     for pair in pairs:
+        if pair.flow is None:
+            raise FlowNetError(f"pair {pair.name} has no ground-truth flow to evaluate against", pair.img1)
         sample = load_pair(pair.img1, pair.img2, pair.flow)
         start = time.perf_counter()
         flow = flow_fn(sample["img1"][None], sample["img2"][None])
@@ -88,13 +193,15 @@ def evaluate_epe(pairs: list[PairFiles], flow_fn: FlowFn, progress: bool = True)
         raise FlowNetError("nothing to evaluate: no pairs")
     per_pair: dict[str, dict] = {}
     seconds = 0.0
-    for k, (pair, sample, flow, dt) in enumerate(iter_predictions(pairs, flow_fn), 1):
-        per_pair[pair.name] = flow_metrics(flow, sample["flow"][None], sample["valid"][None])
-        seconds += dt
+    try:
+        for k, (pair, sample, flow, dt) in enumerate(iter_predictions(pairs, flow_fn), 1):
+            per_pair[pair.name] = flow_metrics(flow, sample["flow"][None], sample["valid"][None])
+            seconds += dt
+            if progress:
+                print(f"\r  {k}/{len(pairs)} pairs", end="", flush=True, file=__import__("sys").stderr)
+    finally:  # end the progress line, also when a bad file stops the loop (its message then has its own line)
         if progress:
-            print(f"\r  {k}/{len(pairs)} pairs", end="", flush=True, file=__import__("sys").stderr)
-    if progress:
-        print(file=__import__("sys").stderr)
+            print(file=__import__("sys").stderr)
     result = {m: sum(p[m] for p in per_pair.values()) / len(per_pair) for m in METRICS}
     result.update(n=len(per_pair), seconds_per_pair=seconds / len(per_pair), pairs=per_pair)
     return result

@@ -22,6 +22,8 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise FlowNetError("output folder does not exist", folder)
+    if target.is_dir():
+        raise FlowNetError("output path is a folder, not a file", target)
     suffix = target.suffix if suffix is None else suffix
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=folder)
@@ -31,7 +33,10 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError as e:
+            raise FlowNetError(f"cannot write here ({e.strerror})", target) from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()

@@ -21,6 +21,8 @@ from .fileutil import atomic_path
 FLO_MAGIC = 202021.25
 UNKNOWN_FLOW = 1e9  # Middlebury marks unknown flow with |u| or |v| above this
 MAX_SIDE = 100_000
+MAX_PIXELS = 64 * 2**20  # images above 64 megapixels are refused before decoding (a lying header cannot make us
+#                          allocate gigabytes)
 IMAGE_SUFFIXES = (".ppm", ".pgm", ".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
@@ -33,7 +35,7 @@ def read_flo(path: str | os.PathLike) -> np.ndarray:
         raise FlowNetError(f"not a .flo file (only {len(data)} bytes)", path)
     magic, w, h = struct.unpack("<fii", data[:12])
     if magic != np.float32(FLO_MAGIC):
-        raise FlowNetError(f"not a .flo file (bad magic {magic:.6g}, expected {FLO_MAGIC})", path)
+        raise FlowNetError(f"not a .flo file (bad magic {data[:4]!r}, expected b'PIEH' = {FLO_MAGIC})", path)
     if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
         raise FlowNetError(f"impossible size {w}x{h} in the header", path)
     expected = 12 + 8 * w * h
@@ -84,11 +86,33 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     path = Path(path)
     _read_bytes(path, probe=True)
+    _check_image_header(path)
     try:
         img = np.asarray(iio.imread(path))
     except Exception as e:  # imageio raises many types for unreadable data
         raise FlowNetError(f"cannot read the image ({type(e).__name__})", path) from None
     return to_rgb8(img, path)
+
+
+def _check_image_header(path: Path) -> None:
+    """Refuse, from the header alone, images too large to decode and raw PNM files shorter than their pixels."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                (w, h), fmt, mode = im.size, im.format, im.mode
+    except Image.DecompressionBombError:
+        raise FlowNetError("image is too large to decode (its header claims over 178 megapixels)", path) from None
+    except Exception:  # not a format Pillow knows: imageio's other plugins may still read it
+        return
+    if w * h > MAX_PIXELS:
+        raise FlowNetError(f"image of {w}x{h} is too large (over {MAX_PIXELS // 2**20} megapixels)", path)
+    if fmt == "PPM" and mode in ("L", "RGB", "I;16", "I;16B", "I") and path.stat().st_size < w * h:
+        raise FlowNetError(f"image file is truncated ({path.stat().st_size} bytes for {w}x{h} pixels)", path)
 
 
 def to_rgb8(img: np.ndarray, path: str | os.PathLike | None = None) -> np.ndarray:

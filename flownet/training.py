@@ -86,7 +86,9 @@ class FlowNetModule(pl.LightningModule):
 class TrainConfig:
     """One training run (the defaults reproduce the reference recipe: Adam 1e-4, batch 8, 20 epochs)."""
 
-    data: str | None = None  # Flying Chairs folder; None = the synthetic stream
+    data: str | None = None  # dataset folder or pair-list file (see data_format); None = the synthetic stream
+    data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
+    augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
     out: str = "runs/flownets"
     epochs: int = 20
     batch_size: int = 8
@@ -119,10 +121,11 @@ def train(cfg: TrainConfig) -> Path:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     # oversubscribed OpenMP threads stall at every barrier: leave the data workers their own cores
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) - cfg.num_workers))
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     if cfg.resume and not Path(cfg.resume).is_file():
         raise FlowNetError("no checkpoint to resume from", cfg.resume)
+    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length, seed=cfg.seed,
+                          data_format=cfg.data_format, augment=cfg.augment, shuffle=cfg.augment)
+    data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
     module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,
                            warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay)
     if cfg.init:
@@ -133,7 +136,11 @@ def train(cfg: TrainConfig) -> Path:
         module.model.load_state_dict(state)
         if module.ema_model is not None:
             module.ema_model.load_state_dict(state)
-    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length, seed=cfg.seed)
+    out = Path(cfg.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
     trainer = pl.Trainer(

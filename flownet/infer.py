@@ -1,0 +1,118 @@
+"""Flow for every consecutive pair of a folder of frames or a video, written into an output folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import io
+from .errors import FlowNetError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
+SAVE_AS = {"flo": ".flo", "color": ".png", "kitti": ".png"}
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The image files of a folder in name order."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in io.IMAGE_SUFFIXES)
+    if len(files) < 2:
+        raise FlowNetError(f"need at least two images ({', '.join(io.IMAGE_SUFFIXES)}), found {len(files)}", folder)
+    return files
+
+
+def iter_frames(source: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """(name, H x W x 3 uint8) for each frame of a folder of images or a video file."""
+    if source.is_dir():
+        for f in frame_files(source):
+            yield f.stem, io.read_image(f)
+        return
+    if not source.is_file():
+        raise FlowNetError("no such folder or video", source)
+    if source.suffix.lower() not in VIDEO_SUFFIXES:
+        raise FlowNetError(f"not a folder of frames or a video ({', '.join(VIDEO_SUFFIXES)})", source)
+    import imageio.v3 as iio
+
+    try:
+        frames = iio.imiter(source)
+        for k, frame in enumerate(frames):
+            yield f"frame_{k:05d}", io.to_rgb8(np.asarray(frame), source)
+    except FlowNetError:
+        raise
+    except Exception as e:  # decoders raise many types for broken files
+        raise FlowNetError(f"cannot read the video ({type(e).__name__})", source) from None
+
+
+def count_frames(source: Path) -> int | None:
+    """Frames in a folder (or None for a video, whose length is not always known up front)."""
+    return len(frame_files(source)) if source.is_dir() else None
+
+
+def flow_to_color_image(flow: np.ndarray) -> np.ndarray:
+    """H x W x 3 uint8 colour coding (flownet.viz's when present)."""
+    try:
+        from .viz import flow_to_color
+    except ImportError:
+        return _hsv_color(flow)
+    return np.asarray(flow_to_color(flow))
+
+
+def _hsv_color(flow: np.ndarray) -> np.ndarray:
+    """Hue = direction, saturation = speed relative to the largest (a fallback without flownet.viz)."""
+    u, v = flow[..., 0], flow[..., 1]
+    mag = np.hypot(u, v)
+    hue = (np.arctan2(-v, -u) / np.pi + 1) / 2
+    sat = np.clip(mag / max(float(mag.max()), 1e-6), 0, 1)
+    h6 = hue * 6
+    i = np.floor(h6).astype(int) % 6
+    f = h6 - np.floor(h6)
+    p, q, t = 1 - sat, 1 - sat * f, 1 - sat * (1 - f)
+    one = np.ones_like(sat)
+    r = np.choose(i, [one, q, p, p, t, one])
+    g = np.choose(i, [t, one, one, q, p, p])
+    b = np.choose(i, [p, p, t, one, one, q])
+    return (np.stack([r, g, b], -1) * 255).round().astype(np.uint8)
+
+
+def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, save_as: str = "flo",
+                   progress: bool = True) -> list[Path]:
+    """Flow from each frame to the next of ``source`` (folder or video), written to ``out`` as ``<name>.flo``,
+    a colour ``<name>.png`` or a KITTI 16-bit ``<name>.png`` (``save_as``: flo, color, kitti), named after the
+    first frame of each pair. Returns the files written."""
+    from tqdm import tqdm
+
+    if save_as not in SAVE_AS:
+        raise FlowNetError(f"unknown output type '{save_as}' (use {', '.join(SAVE_AS)})")
+    source, out = Path(source), Path(out)
+    total = count_frames(source) if source.exists() else None
+    if out.exists() and not out.is_dir():
+        raise FlowNetError("output must be a folder", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlowNetError(f"cannot create the output folder ({e.strerror})", out) from None
+    written: list[Path] = []
+    prev = None
+    with tqdm(total=None if total is None else total - 1, desc="flow", unit="pair", disable=not progress) as bar:
+        for name, frame in iter_frames(source):
+            if prev is not None:
+                prev_name, prev_frame = prev
+                if prev_frame.shape != frame.shape:
+                    raise FlowNetError(f"frame {name} is {frame.shape[1]}x{frame.shape[0]}, the one before "
+                                       f"{prev_frame.shape[1]}x{prev_frame.shape[0]}", source)
+                flow = io.tensor_to_flow(flow_fn(io.image_to_tensor(prev_frame), io.image_to_tensor(frame)))
+                target = out / f"{prev_name}{SAVE_AS[save_as]}"
+                if save_as == "flo":
+                    io.write_flo(target, flow)
+                elif save_as == "kitti":
+                    io.write_kitti_flow(target, flow)
+                else:
+                    io.write_image(target, flow_to_color_image(flow))
+                written.append(target)
+                bar.update()
+            prev = (name, frame)
+    if not written:
+        raise FlowNetError("fewer than two frames", source)
+    return written

@@ -1,0 +1,117 @@
+"""Bad input through the real command: one line naming the file, exit status 2, no traceback, no partial output.
+
+tools/bad_inputs.sh runs the full list of cases; these are a few of them.
+"""
+
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from flownet.io import write_flo, write_image
+from flownet.models import FlowNetS
+from flownet.weights import save_weights
+
+
+def run(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "flownet.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def assert_one_line_error(result, *words):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.replace("\r", "\n").splitlines()
+             if line.strip() and not line.strip().endswith("pairs")]  # the evaluation progress counter
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("flownet: error: ")
+    for w in words:
+        assert w in lines[0]
+
+
+def no_leftovers(folder, name):
+    return not (folder / name).exists() and not any(".tmp" in p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    t = tmp_path_factory.mktemp("bad")
+    rng = np.random.default_rng(0)
+    write_image(t / "a.png", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    write_image(t / "b.png", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    write_image(t / "c.png", rng.integers(0, 255, (48, 80, 3), dtype=np.uint8))
+    (t / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
+    (t / "text.pt").write_text("not a checkpoint\n")
+    (t / "folder.flo").mkdir()
+    save_weights(FlowNetS(width=0.25), t / "w.pt")
+    d = t / "chairs"
+    d.mkdir()
+    write_image(d / "00001_img1.ppm", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    write_image(d / "00001_img2.ppm", rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    write_flo(d / "00001_flow.flo", np.zeros((64, 64, 2), np.float32))
+    return t
+
+
+@pytest.mark.parametrize("args, words, output", [
+    (["a.png", "nope.png"], ["nope.png", "no such file"], "o1.flo"),
+    (["garbage.png", "b.png"], ["garbage.png", "cannot read"], "o2.flo"),
+    (["a.png", "c.png"], ["c.png", "differ in size"], "o3.flo"),
+], ids=["missing", "corrupt", "sizes"])
+def test_infer_bad_images(files, args, words, output):
+    r = run("infer", *args, "-o", output, "--checkpoint", "w.pt", "--device", "cpu", cwd=files)
+    assert_one_line_error(r, *words)
+    assert no_leftovers(files, output)
+
+
+def test_infer_not_a_checkpoint(files):
+    r = run("infer", "a.png", "b.png", "-o", "o4.flo", "--checkpoint", "text.pt", "--device", "cpu", cwd=files)
+    assert_one_line_error(r, "text.pt", "not a flownet checkpoint")
+    assert no_leftovers(files, "o4.flo")
+
+
+def test_infer_output_is_a_folder(files):
+    r = run("infer", "a.png", "b.png", "-o", "folder.flo", "--checkpoint", "w.pt", "--device", "cpu", cwd=files)
+    assert_one_line_error(r, "folder.flo")
+    assert not any(".tmp" in p.name for p in files.iterdir())
+
+
+@pytest.mark.parametrize("content, words", [
+    (struct.pack("<fii", 1.0, 64, 64) + bytes(8 * 64 * 64), ["bad magic"]),
+    (struct.pack("<fii", 202021.25, 2**30, 2**30) + bytes(64), ["impossible size"]),
+    (struct.pack("<fii", 202021.25, 64, 64) + bytes(100), ["truncated"]),
+], ids=["magic", "size", "short"])
+def test_eval_corrupt_flo(files, tmp_path, content, words):
+    d = tmp_path / "chairs"
+    d.mkdir()
+    for p in (files / "chairs").iterdir():
+        (d / p.name).write_bytes(p.read_bytes())
+    (d / "00001_flow.flo").write_bytes(content)
+    r = run("eval", "--epe", "--split", "all", "--baseline", "zero", "--data", d, "--json", "r.json", cwd=tmp_path)
+    assert_one_line_error(r, "00001_flow.flo", *words)
+    assert no_leftovers(tmp_path, "r.json")
+
+
+def test_eval_non_finite_ground_truth_is_masked(files, tmp_path):
+    """Decision: NaN / inf in a ground-truth .flo mark invalid pixels (as Middlebury's 1e9 'unknown' does)."""
+    d = tmp_path / "chairs"
+    d.mkdir()
+    for p in (files / "chairs").iterdir():
+        (d / p.name).write_bytes(p.read_bytes())
+    flow = np.ones((64, 64, 2), np.float32)
+    flow[:32] = np.nan
+    flow[32:40] = np.inf
+    write_flo(d / "00001_flow.flo", flow)
+    r = run("eval", "--epe", "--split", "all", "--baseline", "zero", "--data", d, "--json", "r.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import json
+
+    assert json.loads((tmp_path / "r.json").read_text())["epe"] == pytest.approx(np.sqrt(2), abs=1e-5)
+
+
+def test_train_empty_folder_makes_no_run_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run("train", "--data", "empty", "--out", "run", "--width", "0.25", "--accelerator", "cpu", cwd=tmp_path)
+    assert_one_line_error(r, "empty")
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,154 @@
+"""MPI-Sintel, KITTI 2015 and pair-list layouts: discovery, evaluation, training data (tiny fake datasets)."""
+
+import numpy as np
+import pytest
+import torch
+
+from flownet.data import FlowDataModule, PairDataset
+from flownet.errors import FlowNetError
+from flownet.evaluate import dataset_pairs, detect_format, evaluate_epe, split_pairs, zero_flow_fn
+from flownet.io import write_flo, write_image, write_kitti_flow
+
+H, W = 64, 80
+rng = np.random.default_rng(0)
+
+
+def image():
+    return rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+
+
+def flow(value=1.0):
+    return np.full((H, W, 2), value, np.float32)
+
+
+@pytest.fixture(scope="module")
+def sintel(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sintel")
+    for scene, frames in (("alley_1", 4), ("cave_2", 3)):
+        for k in range(1, frames + 1):
+            for dstype in ("clean", "final"):
+                (root / "training" / dstype / scene).mkdir(parents=True, exist_ok=True)
+                write_image(root / "training" / dstype / scene / f"frame_{k:04d}.png", image())
+            if k < frames:
+                (root / "training" / "flow" / scene).mkdir(parents=True, exist_ok=True)
+                write_flo(root / "training" / "flow" / scene / f"frame_{k:04d}.flo", flow(k))
+    return root
+
+
+@pytest.fixture(scope="module")
+def kitti(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kitti")
+    for d in ("image_2", "flow_occ"):
+        (root / "training" / d).mkdir(parents=True)
+    for i in range(5):
+        write_image(root / "training" / "image_2" / f"{i:06d}_10.png", image())
+        write_image(root / "training" / "image_2" / f"{i:06d}_11.png", image())
+        valid = np.zeros((H, W), bool)
+        valid[: H // 2] = True  # half the pixels have ground truth
+        f = flow(3.0)
+        f[H // 2 :] = 100.0  # invalid pixels: must not count
+        write_kitti_flow(root / "training" / "flow_occ" / f"{i:06d}_10.png", f, valid)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pair_list(tmp_path_factory):
+    root = tmp_path_factory.mktemp("list")
+    (root / "imgs").mkdir()
+    lines = ["# img1 img2 flow", ""]
+    for i in range(5):
+        write_image(root / "imgs" / f"{i}a.png", image())
+        write_image(root / "imgs" / f"{i}b.png", image())
+        write_flo(root / "imgs" / f"{i}.flo", flow(2.0))
+        lines.append(f"imgs/{i}a.png imgs/{i}b.png imgs/{i}.flo")
+    (root / "pairs.txt").write_text("\n".join(lines) + "\n")
+    return root / "pairs.txt"
+
+
+def test_sintel_pairs(sintel):
+    for root in (sintel, sintel / "training"):
+        assert detect_format(root) == "sintel"
+        pairs = dataset_pairs(root)
+        assert len(pairs) == 3 + 2
+        first = pairs[0]
+        assert first.name == "alley_1/frame_0001"
+        assert first.img1.name == "frame_0001.png" and first.img2.name == "frame_0002.png"
+        assert first.img1.parent.parent.name == "clean"
+    final = dataset_pairs(sintel, fmt="sintel-final")
+    assert all(p.img1.parent.parent.name == "final" for p in final)
+    # zero flow: EPE = |(k, k)| averaged over pairs
+    result = evaluate_epe(dataset_pairs(sintel), zero_flow_fn, progress=False)
+    assert result["epe"] == pytest.approx(np.mean([k * np.sqrt(2) for k in (1, 2, 3, 1, 2)]), rel=1e-5)
+
+
+def test_kitti_pairs_mask_invalid_pixels(kitti):
+    for root in (kitti, kitti / "training"):
+        assert detect_format(root) == "kitti"
+        assert len(dataset_pairs(root)) == 5
+    result = evaluate_epe(dataset_pairs(kitti), zero_flow_fn, progress=False)
+    assert result["epe"] == pytest.approx(3 * np.sqrt(2), rel=1e-4)  # the 100 px invalid half is ignored
+
+
+def test_pair_list(pair_list):
+    assert detect_format(pair_list) == "list"
+    pairs = dataset_pairs(pair_list)
+    assert len(pairs) == 5 and pairs[0].img1 == pair_list.parent / "imgs" / "0a.png"
+    result = evaluate_epe(pairs, zero_flow_fn, progress=False)
+    assert result["epe"] == pytest.approx(2 * np.sqrt(2), rel=1e-5)
+
+
+def test_pair_list_errors(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("only_one_field.png\n")
+    with pytest.raises(FlowNetError, match="line 1"):
+        dataset_pairs(bad)
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(FlowNetError, match="empty"):
+        dataset_pairs(tmp_path / "empty.txt")
+    write_image(tmp_path / "a.png", image())
+    write_image(tmp_path / "b.png", image())
+    (tmp_path / "noflow.txt").write_text("a.png b.png\n")
+    with pytest.raises(FlowNetError, match="no ground-truth"):
+        evaluate_epe(dataset_pairs(tmp_path / "noflow.txt"), zero_flow_fn, progress=False)
+
+
+def test_ambiguous_and_unknown_layouts(tmp_path, sintel):
+    (tmp_path / "training" / "clean").mkdir(parents=True)
+    (tmp_path / "training" / "flow").mkdir()
+    (tmp_path / "training" / "image_2").mkdir()
+    (tmp_path / "training" / "flow_occ").mkdir()
+    with pytest.raises(FlowNetError, match="more than one"):
+        detect_format(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FlowNetError, match="no known dataset layout"):
+        detect_format(tmp_path / "empty")
+
+
+def test_split_is_seeded_and_disjoint(sintel):
+    pairs = dataset_pairs(sintel)
+    train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
+    assert train == split_pairs(pairs, "train")
+    assert set(train).isdisjoint(val) and len(train) + len(val) == len(pairs)
+
+
+@pytest.mark.parametrize("name", ["sintel", "kitti", "pair_list"])
+def test_training_data_module(name, request):
+    root = request.getfixturevalue(name)
+    dm = FlowDataModule(str(root), batch_size=2, num_workers=0, crop=(64, 64))
+    dm.setup("fit")
+    assert isinstance(dm.train_set, PairDataset)
+    assert len(dm.train_set) + len(dm.val_set) == len(dataset_pairs(root))
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["img1"].shape == (2, 3, 64, 64) and batch["flow"].shape == (2, 2, 64, 64)
+    assert batch["valid"].dtype == torch.bool
+
+
+def test_eval_cli_on_a_list(pair_list, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "flownet.cli", "eval", "--epe", "--baseline", "zero", "--data",
+                        str(pair_list), "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["n"] == 5
