@@ -22,7 +22,7 @@ def cpu_name() -> str:
 def main(source: str) -> None:
     model = load_model(source)
     _, _, meta = read_checkpoint(source)
-    meta.update(torch=torch.__version__, trained_on=f"{cpu_name()}, {torch.get_num_threads()} threads")
+    meta.update(torch=str(torch.__version__), trained_on=f"{cpu_name()}, {torch.get_num_threads()} threads")
     target = CHECKPOINT_DIR / f"flownets_{model.config.width:g}.pt"
     save_weights(model, target, meta=meta, half=True)
     print(f"{target} ({target.stat().st_size / 1e6:.1f} MB)")
