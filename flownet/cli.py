@@ -83,8 +83,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluate import dataset_pairs, evaluate_epe, format_table, model_flow_fn, write_json, zero_flow_fn
 
+    if args.interp:
+        return eval_interp(args)
     if not args.epe:
-        raise FlowNetError("say what to evaluate: --epe")
+        raise FlowNetError("say what to evaluate: --epe (flow) or --interp (frame interpolation)")
     pairs = dataset_pairs(args.data, args.split, args.format)
     if args.baseline == "zero":
         name, flow_fn = "zero flow", zero_flow_fn
@@ -97,6 +99,125 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(format_table({name: result}))
     if args.json:
         write_json(args.json, {"method": name, "data": str(args.data), "split": args.split, **result})
+    return 0
+
+
+def eval_interp(args: argparse.Namespace) -> int:
+    """``flownet eval --interp``: PSNR/SSIM of our middle frames and of the baselines on triplet folders."""
+    from .evaluate import evaluate_interp, format_interp_table, interp_triplets, write_json
+
+    triplets = interp_triplets(args.data)
+    flow_fn, name = model_flow(args)
+    results = evaluate_interp(triplets, flow_fn, name=f"flownet ({name})")
+    print(format_interp_table(results))
+    if args.json:
+        write_json(args.json, {"data": str(args.data), "methods": results})
+    return 0
+
+
+def model_flow(args: argparse.Namespace):
+    """(flow function, checkpoint name) of ``--checkpoint`` (default: the shipped one) on ``--device``."""
+    from .evaluate import model_flow_fn
+    from .weights import default_checkpoint, load_model
+
+    checkpoint = args.checkpoint or default_checkpoint()
+    return model_flow_fn(load_model(checkpoint), pick_device(args.device)), Path(checkpoint).name
+
+
+def cmd_viz(args: argparse.Namespace) -> int:
+    from . import io, viz
+
+    if args.compare:
+        return viz_compare(args)
+    if args.flow is None:
+        raise FlowNetError("give a flow file to draw (or --compare --data DIR)")
+    flow = read_flow_marked(args.flow)
+    if args.max_flow is not None and args.max_flow <= 0:
+        raise FlowNetError(f"--max-flow must be positive, got {args.max_flow}")
+    if args.arrows:
+        img = io.read_image(args.arrows)
+        if img.shape[:2] != flow.shape[:2]:
+            raise FlowNetError(f"image is {img.shape[1]}x{img.shape[0]}, the flow {flow.shape[1]}x{flow.shape[0]}",
+                               args.arrows)
+        viz.save_figure(viz.arrows_figure(img, flow), args.output)
+    elif args.gt:
+        gt = read_flow_marked(args.gt)
+        if gt.shape != flow.shape:
+            raise FlowNetError(f"ground truth is {gt.shape[1]}x{gt.shape[0]}, the flow {flow.shape[1]}x{flow.shape[0]}",
+                               args.gt)
+        viz.save_figure(viz.error_figure(flow, gt), args.output)
+    else:
+        picture = viz.flow_to_color(flow, args.max_flow)
+        io.write_image(args.output, viz.add_legend(picture) if args.legend else picture)
+    print(f"picture written to {args.output}")
+    return 0
+
+
+def read_flow_marked(path: str):
+    """A .flo or KITTI flow with its unknown pixels set to NaN (drawn black, left out of errors)."""
+    from . import io
+
+    flow, valid = io.read_flow(path)
+    flow[~valid] = float("nan")
+    return flow
+
+
+def viz_compare(args: argparse.Namespace) -> int:
+    """``flownet viz --compare``: image, ground truth, prediction and error for the first --count pairs."""
+    import numpy as np
+
+    from . import io, viz
+    from .evaluate import dataset_pairs, iter_predictions
+
+    if not args.data:
+        raise FlowNetError("--compare needs --data DIR")
+    pairs = dataset_pairs(args.data, "all", "auto")[: args.count]
+    flow_fn, _ = model_flow(args)
+    rows = []
+    for pair, sample, flow, _ in iter_predictions(pairs, flow_fn):
+        gt = io.tensor_to_flow(sample["flow"])
+        gt[~sample["valid"].numpy()] = np.nan  # unknown ground truth: black, and left out of the error
+        rows.append((pair.name, io.read_image(pair.img1), gt, io.tensor_to_flow(flow)))
+    viz.save_figure(viz.compare_figure(rows), args.output)
+    print(f"figure of {len(rows)} pairs written to {args.output}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .viz import curves_figure, read_curves, save_figure
+
+    save_figure(curves_figure(read_curves(args.run), title=str(args.run)), args.output)
+    print(f"curves written to {args.output}")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from . import io
+    from .interpolate import even_times, interpolate, interpolate_sequence, to_image, write_frames
+
+    if args.frames is not None and args.frames < 1:
+        raise FlowNetError(f"--frames must be at least 1, got {args.frames}")
+    if args.factor is not None and args.factor < 1:
+        raise FlowNetError(f"--factor must be at least 1, got {args.factor}")
+    if not 0 <= args.t <= 1:
+        raise FlowNetError(f"--t must be between 0 and 1, got {args.t}")
+    flow_fn, _ = model_flow(args)
+    if args.frame1 is None:  # a video or a folder of frames
+        if args.factor is None and args.fps is None:
+            args.factor = 2
+        n = interpolate_sequence(args.frame0, args.output, flow_fn, args.factor, args.fps)
+        print(f"{n} frames written to {args.output}")
+        return 0
+    if args.factor is not None or args.fps is not None:
+        raise FlowNetError("--factor and --fps are for a video or a folder of frames; for two images use --t or --frames")
+    img0, img1 = (io.image_to_tensor(a) for a in io.read_pair(args.frame0, args.frame1))
+    if args.frames:
+        frames = interpolate(img0, img1, flow_fn, even_times(args.frames))
+        n = write_frames((to_image(f) for f in frames), Path(args.output))
+        print(f"{n} in-between frames written to {args.output}/")
+    else:
+        io.write_image(args.output, to_image(interpolate(img0, img1, flow_fn, [args.t])[0]))
+        print(f"frame at t={args.t:g} written to {args.output}")
     return 0
 
 
@@ -197,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print a table (pairs, EPE, 1/3/5 px accuracy, Fl-all, seconds per pair) "
                                    "and optionally write it as JSON.")
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
+    p.add_argument("--interp", action="store_true",
+                   help="evaluate frame interpolation instead: --data is a folder of triplet folders (frame0, gt = "
+                        "the true middle frame, frame1); PSNR and SSIM of ours, frame repeat and linear blend")
     p.add_argument("--data", required=True,
                    help="dataset folder (Flying Chairs, Middlebury <Seq>/flow10.flo, MPI-Sintel, KITTI 2015) or a "
                         "pair-list file of 'img1 img2 flow' lines (paths relative to the file)")
@@ -226,6 +350,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("viz", formatter_class=fmt, help="draw a flow in the Middlebury colour coding",
+                       description="Draw FLOW (.flo or KITTI .png) in the Middlebury colour coding (direction = hue, "
+                                   "speed = saturation, unknown = black), or as arrows over the first image, or its "
+                                   "error against a ground truth; or, with --compare, a figure of image, ground "
+                                   "truth, prediction and error for the first pairs of a dataset.")
+    p.add_argument("flow", nargs="?", metavar="FLOW", help="flow file (.flo or KITTI 16-bit .png)")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("--max-flow", type=float, help="speed (px) of full saturation, to share one scale between "
+                                                  "pictures; faster motion is darkened (default: the largest speed)")
+    p.add_argument("--legend", action="store_true", help="add the colour-wheel legend in a corner")
+    p.add_argument("--arrows", metavar="IMG1", help="draw arrows over this image (the pair's first) instead")
+    p.add_argument("--gt", metavar="GT", help="draw the end-point error against this ground-truth flow instead")
+    p.add_argument("--compare", action="store_true", help="a comparison figure of --data (needs no FLOW)")
+    p.add_argument("--data", help="with --compare: dataset folder (any layout 'flownet eval' reads)")
+    p.add_argument("--count", type=int, default=4, help="with --compare: pairs in the figure")
+    p.add_argument("--checkpoint", help="with --compare: weights (default: the shipped checkpoint)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_viz)
+
+    p = sub.add_parser("plot", formatter_class=fmt, help="plot a run's training curves",
+                       description="Plot train and validation EPE against the step from a run's CSV logs "
+                                   "(RUN/logs/version_*/metrics.csv, all sittings).")
+    p.add_argument("run", metavar="RUN", help="run folder of 'flownet train' (its --out), or a metrics.csv")
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("interpolate", formatter_class=fmt, help="make in-between frames by warping along the flow",
+                       description="Two images: the frame at time --t between them (-o FRAME.png), or --frames N "
+                                   "evenly spaced ones (-o FOLDER). A video or a folder of frames: the whole "
+                                   "sequence at --factor times the frame rate, or at --fps (-o OUT.mp4 or a "
+                                   "folder). Identical frames are copied and scene cuts are not warped.")
+    p.add_argument("frame0", metavar="FRAME0|VIDEO|FOLDER")
+    p.add_argument("frame1", metavar="FRAME1", nargs="?")
+    p.add_argument("-o", "--output", required=True, help="FRAME.png, a folder (--frames, frame folders) or OUT.mp4")
+    p.add_argument("--t", type=float, default=0.5, help="time between the two images (0 = FRAME0, 1 = FRAME1)")
+    p.add_argument("--frames", type=int, help="write this many evenly spaced in-between frames into -o FOLDER")
+    p.add_argument("--factor", type=int, help="video or frames: multiply the frame rate (default 2)")
+    p.add_argument("--fps", type=float, help="video or frames: resample to this frame rate instead")
+    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("export", formatter_class=fmt, help="export the model to ONNX",
                        description="Write the model as ONNX (opset 17) with dynamic batch, height and width.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,13 +199,82 @@ def evaluate_epe(pairs: list[PairFiles], flow_fn: FlowFn, progress: bool = True)
             per_pair[pair.name] = flow_metrics(flow, sample["flow"][None], sample["valid"][None])
             seconds += dt
             if progress:
-                print(f"\r  {k}/{len(pairs)} pairs", end="", flush=True, file=__import__("sys").stderr)
+                print(f"\r  {k}/{len(pairs)} pairs", end="", flush=True, file=sys.stderr)
     finally:  # end the progress line, also when a bad file stops the loop (its message then has its own line)
         if progress:
-            print(file=__import__("sys").stderr)
+            print(file=sys.stderr)
     result = {m: sum(p[m] for p in per_pair.values()) / len(per_pair) for m in METRICS}
     result.update(n=len(per_pair), seconds_per_pair=seconds / len(per_pair), pairs=per_pair)
     return result
+
+
+# ----------------------------------------------------------------------------------------------- interpolation
+def interp_triplets(root: str | os.PathLike) -> list[Path]:
+    """The triplet folders under ``root`` (each with frame0, gt = the true middle frame, frame1; any image
+    suffix), in name order; ``root`` may itself be one triplet."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FlowNetError("no such folder of interpolation triplets", root)
+    candidates = [root] if _triplet_files(root) else sorted(p for p in root.iterdir() if p.is_dir())
+    triplets = [p for p in candidates if _triplet_files(p)]
+    if not triplets:
+        raise FlowNetError("no interpolation triplets (folders with frame0, gt and frame1 images)", root)
+    return triplets
+
+
+def _triplet_files(folder: Path) -> tuple[Path, Path, Path] | None:
+    found = []
+    for stem in ("frame0", "gt", "frame1"):
+        matches = sorted(folder.glob(f"{stem}.*"))
+        if not matches:
+            return None
+        found.append(matches[0])
+    return tuple(found)
+
+
+INTERP_BASELINES = {
+    "frame repeat": lambda f0, f1: f0,
+    "linear blend": lambda f0, f1: 0.5 * (f0 + f1),
+}
+
+
+def evaluate_interp(triplets: list[Path], flow_fn: FlowFn, name: str = "flownet", progress: bool = True) -> dict:
+    """PSNR and SSIM of the middle frame made by warping along ``flow_fn``'s flows, and of the baselines frame
+    repeat and linear blend, on each triplet (frames quantised to 8 bits, as written). Returns {method: {"psnr",
+    "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
+    from . import io
+    from .interpolate import interpolate
+    from .metrics import psnr, ssim
+
+    methods = {name: lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0], **INTERP_BASELINES}
+    results = {m: {"triplets": {}, "seconds": 0.0} for m in methods}
+    for k, folder in enumerate(triplets, 1):
+        f0, gt, f1 = (io.image_to_tensor(io.read_image(p)) for p in _triplet_files(folder))
+        if not f0.shape == gt.shape == f1.shape:
+            raise FlowNetError("frame0, gt and frame1 differ in size", folder)
+        for method, make in methods.items():
+            start = time.perf_counter()
+            mid = torch.round(make(f0, f1).clamp(0, 1) * 255) / 255
+            results[method]["seconds"] += time.perf_counter() - start
+            results[method]["triplets"][folder.name] = {"psnr": psnr(mid, gt), "ssim": ssim(mid, gt)}
+        if progress:
+            print(f"\r  {k}/{len(triplets)} triplets", end="", flush=True, file=sys.stderr)
+    if progress:
+        print(file=sys.stderr)
+    for r in results.values():
+        per = r["triplets"].values()
+        r.update(psnr=sum(p["psnr"] for p in per) / len(per), ssim=sum(p["ssim"] for p in per) / len(per),
+                 n=len(per), seconds_per_frame=r.pop("seconds") / len(per))
+    return results
+
+
+def format_interp_table(rows: dict[str, dict]) -> str:
+    """A plain-text table, one row per method: triplets, PSNR, SSIM, seconds per frame."""
+    head = f"{'method':<24}{'frames':>7}{'PSNR dB':>9}{'SSIM':>8}{'s/frame':>9}"
+    lines = [head, "-" * len(head)]
+    for name, r in rows.items():
+        lines.append(f"{name:<24}{r['n']:>7}{r['psnr']:>9.3f}{r['ssim']:>8.4f}{r['seconds_per_frame']:>9.4f}")
+    return "\n".join(lines)
 
 
 def format_table(rows: dict[str, dict]) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import io
 from .errors import FlowNetError
+from .viz import flow_to_color
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
 SAVE_AS = {"flo": ".flo", "color": ".png", "kitti": ".png"}
@@ -50,32 +51,6 @@ def count_frames(source: Path) -> int | None:
     return len(frame_files(source)) if source.is_dir() else None
 
 
-def flow_to_color_image(flow: np.ndarray) -> np.ndarray:
-    """H x W x 3 uint8 colour coding (flownet.viz's when present)."""
-    try:
-        from .viz import flow_to_color
-    except ImportError:
-        return _hsv_color(flow)
-    return np.asarray(flow_to_color(flow))
-
-
-def _hsv_color(flow: np.ndarray) -> np.ndarray:
-    """Hue = direction, saturation = speed relative to the largest (a fallback without flownet.viz)."""
-    u, v = flow[..., 0], flow[..., 1]
-    mag = np.hypot(u, v)
-    hue = (np.arctan2(-v, -u) / np.pi + 1) / 2
-    sat = np.clip(mag / max(float(mag.max()), 1e-6), 0, 1)
-    h6 = hue * 6
-    i = np.floor(h6).astype(int) % 6
-    f = h6 - np.floor(h6)
-    p, q, t = 1 - sat, 1 - sat * f, 1 - sat * (1 - f)
-    one = np.ones_like(sat)
-    r = np.choose(i, [one, q, p, p, t, one])
-    g = np.choose(i, [t, one, one, q, p, p])
-    b = np.choose(i, [p, p, t, one, one, q])
-    return (np.stack([r, g, b], -1) * 255).round().astype(np.uint8)
-
-
 def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, save_as: str = "flo",
                    progress: bool = True) -> list[Path]:
     """Flow from each frame to the next of ``source`` (folder or video), written to ``out`` as ``<name>.flo``,
@@ -109,7 +84,7 @@ def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, s
                 elif save_as == "kitti":
                     io.write_kitti_flow(target, flow)
                 else:
-                    io.write_image(target, flow_to_color_image(flow))
+                    io.write_image(target, flow_to_color(flow))
                 written.append(target)
                 bar.update()
             prev = (name, frame)

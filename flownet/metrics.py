@@ -1,9 +1,12 @@
-"""End-point error, accuracy thresholds, Fl-all, and the FlowNet multiscale training loss.
+"""End-point error, accuracy thresholds, Fl-all, the FlowNet multiscale training loss; PSNR and SSIM of frames.
 
-Shapes: flows B x 2 x H x W in pixels; ``valid`` B x H x W (bool or 0/1), True where the ground truth is known.
+Shapes: flows B x 2 x H x W in pixels; ``valid`` B x H x W (bool or 0/1), True where the ground truth is known;
+images B x C x H x W in [0, 1].
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -80,3 +83,35 @@ def multiscale_loss(
         t, v = downsample_flow(target, valid, tuple(pred.shape[-2:]))
         total = total + weight * (endpoint_error(pred, t) * v).sum()
     return total / gt.shape[0]
+
+
+def psnr(img: torch.Tensor, ref: torch.Tensor) -> float:
+    """Peak signal-to-noise ratio in dB of images in [0, 1] (mean squared error over all pixels and channels)."""
+    mse = (img.double() - ref.double()).square().mean().item()
+    return float("inf") if mse == 0 else 10 * math.log10(1 / mse)
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """The normalised size x size Gaussian window of SSIM."""
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-x.square() / (2 * sigma**2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+def ssim(img: torch.Tensor, ref: torch.Tensor, size: int = 11, sigma: float = 1.5) -> float:
+    """Structural similarity (Wang et al., IEEE TIP 2004) of images in [0, 1]: Gaussian window 11, sigma 1.5,
+    K1 = 0.01, K2 = 0.03, dynamic range 1; the SSIM map over window positions inside the image ('valid'), each
+    channel separately, averaged."""
+    c1, c2 = 0.01**2, 0.03**2
+    x, y = img.double(), ref.double()
+    ch = x.shape[1]
+    window = gaussian_window(size, sigma).to(x)[None, None].expand(ch, 1, size, size)
+
+    def blur(z: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(z, window, groups=ch)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    ssim_map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return ssim_map.mean().item()

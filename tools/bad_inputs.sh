@@ -57,6 +57,16 @@ chairs("nan_flo", flow=nan)
 chairs("size_mismatch", img2=img(48, 80))
 chairs("bad_image", None)
 (t / "bad_image" / "00002_img2.ppm").write_bytes(b"P6\n64 64\n255\n" + b"\x00" * 50)
+# videos and frame folders for interpolate, flows for viz
+import imageio.v2 as iio2
+with iio2.get_writer(t / "one_frame.mp4", format="FFMPEG", fps=10) as w:
+    w.append_data(img(64, 64))
+(t / "garbage.mp4").write_bytes(bytes(rng.integers(0, 255, 5000, dtype=np.uint8)))
+(t / "one_frame_dir").mkdir(); write_image(t / "one_frame_dir" / "f0.png", img(64, 64))
+(t / "mixed_dir").mkdir(); write_image(t / "mixed_dir" / "f0.png", img(64, 64)); write_image(t / "mixed_dir" / "f1.png", img(48, 80))
+(t / "bad_magic.flo").write_bytes(b"XIEH" + good[4:])
+write_flo(t / "f64.flo", rng.normal(0, 2, (64, 64, 2)).astype(np.float32))
+(t / "run_no_logs").mkdir()
 EOF
 
 # ---------------------------------------------------------------------------------------------- the cases
@@ -71,7 +81,7 @@ case_() {
   grep -q Traceback <<<"$err" && trace=yes
   local lines; lines=$(grep -c . <<<"$err" || true)
   # progress bars (\r) do not count as lines: keep the last non-empty line
-  local msg; msg=$(tr '\r' '\n' <<<"$err" | grep . | grep -v -E 'it/s|pairs?/s|^ *[0-9]+/[0-9]+ pairs' | tail -n 1)
+  local msg; msg=$(tr '\r' '\n' <<<"$err" | grep . | grep -v -E 'it/s|pairs?/s|frames?/s|^ *[0-9]+/[0-9]+ pairs' | tail -n 1)
   if [ -n "$out" ]; then
     { [ -e "$T/$out" ] && [ "$out" != out_is_dir.flo ]; } && left=yes
     ls -a "$T/$(dirname "$out")" 2>/dev/null | grep -q '\.tmp' && left=yes
@@ -82,7 +92,7 @@ case_() {
   [ "$trace" = no ] && [ "$left" = no ] || ok=no
   [ "$want" = 2 ] && [ $strict = no ] && { grep -q '^flownet: error: ' <<<"$msg" || ok=no; }
   if [ "$want" = 2 ] && [ $strict = yes ]; then
-    local nerr; nerr=$(tr '\r' '\n' <<<"$err" | grep . | grep -v -E 'it/s|pairs?/s|^ *[0-9]+/[0-9]+ pairs' | grep -c .)
+    local nerr; nerr=$(tr '\r' '\n' <<<"$err" | grep . | grep -v -E 'it/s|pairs?/s|frames?/s|^ *[0-9]+/[0-9]+ pairs' | grep -c .)
     [ "$nerr" = 1 ] || ok=no
     grep -q '^flownet: error: ' <<<"$msg" || ok=no
   fi
@@ -127,6 +137,30 @@ case_ train-init-not-checkpoint 2 "" -- $TR --data good --out run4 --init text.p
 case_ train-out-under-file      2 "" -- $TR --data good --out a_file/run
 case_ train-corrupt-flo-workers 2late "" -- train --epochs 1 --batch-size 1 --width 0.25 --crop 64x64 --num-workers 2 --accelerator cpu --data short_flo --out run5
 case_ train-missing-config      2 "" -- train --config nope.yaml
+VZ="viz"; IP="interpolate --checkpoint w025.pt --device cpu"
+case_ viz-missing-flow          2 v1.png -- viz nope.flo -o v1.png
+case_ viz-bad-magic             2 v2.png -- viz bad_magic.flo -o v2.png
+case_ viz-bad-max-flow          2 v3.png -- viz f64.flo -o v3.png --max-flow 0
+case_ viz-arrows-size-differs   2 v4.png -- viz f64.flo -o v4.png --arrows c.png
+case_ viz-gt-missing            2 v5.png -- viz f64.flo -o v5.png --gt nope.flo
+case_ viz-output-no-folder      2 nodir/v.png -- viz f64.flo -o nodir/v.png
+case_ viz-output-bad-suffix     2 v.flo -- viz f64.flo -o v.flo
+case_ viz-compare-no-data       2 v6.png -- viz --compare -o v6.png
+case_ viz-good                  0 "" -- viz f64.flo -o good.png --legend
+case_ plot-no-logs              2 p1.png -- plot run_no_logs -o p1.png
+case_ interp-missing-image      2 i1.png -- $IP nope.png b.png -o i1.png
+case_ interp-different-sizes    2 i2.png -- $IP a.png c.png -o i2.png
+case_ interp-bad-t              2 i3.png -- $IP a.png b.png -o i3.png --t 1.5
+case_ interp-bad-frames         2 i4 -- $IP a.png b.png -o i4 --frames 0
+case_ interp-frames-out-is-file 2 "" -- $IP a.png b.png -o a_file --frames 2
+case_ interp-video-one-frame    2 i5.mp4 -- $IP one_frame.mp4 -o i5.mp4 --factor 2
+case_ interp-video-garbage      2 i6.mp4 -- $IP garbage.mp4 -o i6.mp4 --factor 2
+case_ interp-video-missing      2 i7.mp4 -- $IP nope.mp4 -o i7.mp4
+case_ interp-folder-one-frame   2 i8 -- $IP one_frame_dir -o i8 --factor 2
+case_ interp-folder-sizes-vary  2 i9 -- $IP mixed_dir -o i9 --factor 2
+case_ interp-video-bad-output   2 i10.txt -- $IP one_frame_dir -o i10.txt
+case_ interp-good               0 "" -- $IP a.png b.png -o good_mid.png
+case_ eval-interp-no-triplets   2 "" -- eval --interp --data empty_dir --checkpoint w025.pt --device cpu
 case_ synth-out-under-file      2 "" -- data synth --out a_file/x --count 1 --size 64x64
 case_ synth-bad-count           2 "" -- data synth --out s2 --count 0 --size 64x64
 

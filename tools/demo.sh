@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 flownet=.venv/bin/flownet
 out=out
 mkdir -p "$out"
+rm -rf "$out/data" "$out/frames"  # outputs of an earlier demo
 
 echo "== 1. generate 16 chairs-like pairs with known flow"
 $flownet data synth --out "$out/data" --count 16 --seed 1
@@ -24,6 +25,8 @@ $flownet eval --epe --data "$out/data" --split all --baseline zero --json "$out/
 echo "== 3. flow of one pair, as .flo and as a colour picture"
 $flownet infer "$out/data/00001_img1.ppm" "$out/data/00001_img2.ppm" -o "$out/flow.flo" "${checkpoint[@]}"
 $flownet viz "$out/flow.flo" -o "$out/flow.png" --legend
+
+$flownet viz --compare --data "$out/data" --count 3 -o "$out/compare.png" "${checkpoint[@]}"
 
 echo "== 4. three in-between frames of that pair"
 $flownet interpolate "$out/data/00001_img1.ppm" "$out/data/00001_img2.ppm" --frames 3 -o "$out/frames" "${checkpoint[@]}"

@@ -1,0 +1,257 @@
+"""Frame interpolation by warping along the flow: any time t between two frames, N frames, whole videos.
+
+For frames I0, I1 and t in (0, 1), with F01 and F10 from any flow function, the flows from time t back to the two
+frames are approximated as in Super SloMo (Jiang et al., CVPR 2018):
+    F_t0 = -(1 - t) t F01 + t^2 F10,        F_t1 = (1 - t)^2 F01 - t (1 - t) F10,
+both frames are warped to t, and blended with weights (1 - t) and t times each frame's visibility. Visibility comes
+from the forward-backward check: a point at time t that the check says frame 1 does not see (its frame-0 pixel has
+no consistent match) is taken from frame 0 only, and the other way round; where neither frame sees it (or both
+warps leave the frame) the plain blend of the two warped frames is used.
+
+Pairs whose frames are identical are copied; pairs across a scene cut (no flow explains one frame by the other)
+are not warped: frames before t = 0.5 repeat I0, the others I1. Images are B x 3 x H x W float tensors in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from . import io
+from .errors import FlowNetError
+from .warp import backward_warp, consistency_mask
+
+FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+SAME_LEVEL = 1.5 / 255  # largest absolute difference of frames that count as identical
+CUT_RESIDUAL = 0.10  # mean |I0 - I1 warped to I0| above which no flow explains the pair (a scene cut) ...
+CUT_GAIN = 0.6  # ... unless warping removed at least 40 % of the plain difference
+
+
+def intermediate_flows(f01: torch.Tensor, f10: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Super SloMo's approximation of the flows from time t to frame 0 and to frame 1."""
+    ft0 = -(1 - t) * t * f01 + t * t * f10
+    ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
+    return ft0, ft1
+
+
+@dataclass
+class PairFlows:
+    """What interpolating between two frames needs, computed once for any number of times t."""
+
+    kind: str  # "flow", "same" (identical frames) or "cut" (scene cut: no warping)
+    f01: torch.Tensor | None = None
+    f10: torch.Tensor | None = None
+    seen0: torch.Tensor | None = None  # consistency of frame-0 pixels (1: seen again in frame 1)
+    seen1: torch.Tensor | None = None
+
+
+def gray(img: torch.Tensor) -> torch.Tensor:
+    return (0.299 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2])[:, None]
+
+
+def pair_flows(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn) -> PairFlows:
+    """Flows both ways (one batched call), the consistency masks, and whether the pair is a cut or a repeat."""
+    if (img0 - img1).abs().max() <= SAME_LEVEL:
+        return PairFlows("same")
+    flows = flow_fn(torch.cat([img0, img1]), torch.cat([img1, img0])).to(img0)
+    f01, f10 = flows[: len(img0)], flows[len(img0):]
+    residual = (gray(img0) - gray(backward_warp(img1, f01)[0])).abs().mean()
+    plain = (gray(img0) - gray(img1)).abs().mean()
+    if residual > CUT_RESIDUAL and residual > CUT_GAIN * plain:
+        return PairFlows("cut")
+    return PairFlows("flow", f01, f10, consistency_mask(f01, f10), consistency_mask(f10, f01))
+
+
+def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
+    """The frame at time t in [0, 1] between ``img0`` and ``img1``."""
+    if flows.kind == "same":
+        return img0.clone()
+    if flows.kind == "cut":
+        return (img0 if t < 0.5 else img1).clone()
+    ft0, ft1 = intermediate_flows(flows.f01, flows.f10, t)
+    warped0, inside0 = backward_warp(img0, ft0)
+    warped1, inside1 = backward_warp(img1, ft1)
+    seen_in_1 = backward_warp(flows.seen0, ft0)[0]  # the point's frame-0 pixel has a match in frame 1
+    seen_in_0 = backward_warp(flows.seen1, ft1)[0]
+    w0 = (1 - t) * seen_in_0 * inside0
+    w1 = t * seen_in_1 * inside1
+    blend = (1 - t) * warped0 + t * warped1
+    total = w0 + w1
+    out = torch.where(total > 1e-3, (w0 * warped0 + w1 * warped1) / total.clamp_min(1e-3), blend)
+    return out.clamp(0, 1)
+
+
+def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: list[float]) -> list[torch.Tensor]:
+    """Frames at each of ``times`` (flows computed once)."""
+    for t in times:
+        if not 0 <= t <= 1:
+            raise FlowNetError(f"time t must be between 0 and 1, got {t}")
+    flows = pair_flows(img0, img1, flow_fn)
+    return [frame_at(img0, img1, flows, t) for t in times]
+
+
+def even_times(n: int) -> list[float]:
+    """The times of n evenly spaced in-between frames: 1/(n+1), ..., n/(n+1)."""
+    return [k / (n + 1) for k in range(1, n + 1)]
+
+
+def to_image(img: torch.Tensor) -> np.ndarray:
+    """1 x 3 x H x W tensor in [0, 1] -> H x W x 3 uint8."""
+    return (img[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+# ----------------------------------------------------------------------------------------------- sequences
+def output_times(fps_in: Fraction, fps_out: Fraction) -> Iterator[tuple[int, Fraction]]:
+    """For a stream resampled from ``fps_in`` to ``fps_out``: (input interval i, time t in [0, 1)) of each output
+    frame, in order, without end (the caller stops at the last interval)."""
+    step = fps_in / fps_out  # input frames per output frame
+    k = 0
+    while True:
+        s = k * step
+        yield int(s), s - int(s)
+        k += 1
+
+
+def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fraction,
+                       fps_out: Fraction) -> Iterator[np.ndarray]:
+    """Resample a stream of H x W x 3 uint8 frames to ``fps_out``, holding only two input frames at a time.
+
+    n input frames give every output frame at times k / fps_out up to the last input frame's time, so an integer
+    factor f = fps_out / fps_in gives (n - 1) f + 1 frames."""
+    times = output_times(fps_in, fps_out)
+    i, t = next(times)
+    prev, index = None, -1
+    for index, frame in enumerate(frames):
+        cur = io.image_to_tensor(frame)
+        if prev is not None:
+            if cur.shape != prev.shape:
+                raise FlowNetError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the one before "
+                                   f"{prev.shape[-1]}x{prev.shape[-2]}")
+            flows = None
+            while i == index - 1:  # output frames between input frames index-1 and index
+                if t == 0:
+                    yield to_image(prev)
+                else:
+                    flows = flows or pair_flows(prev, cur, flow_fn)
+                    yield to_image(frame_at(prev, cur, flows, float(t)))
+                i, t = next(times)
+        prev = cur
+    if index < 1:
+        raise FlowNetError("fewer than two frames")
+    if i == index and t == 0:
+        yield to_image(prev)
+
+
+def video_fps(path: Path) -> Fraction:
+    """The frame rate of a video file."""
+    import imageio.v2 as iio2
+
+    try:
+        with iio2.get_reader(path, format="FFMPEG") as reader:
+            fps = reader.get_meta_data().get("fps")
+    except Exception as e:  # decoders raise many types for broken files
+        raise FlowNetError(f"cannot read the video ({type(e).__name__})", path) from None
+    if not fps or fps <= 0:
+        raise FlowNetError("the video does not say its frame rate", path)
+    return Fraction(fps).limit_denominator(1001)
+
+
+def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: FlowFn,
+                         factor: int | None = None, fps: float | None = None, progress: bool = True) -> int:
+    """Raise the frame rate of a video (or a folder of frames) by ``factor``, or to ``fps``; write a video (same
+    suffix rules as the input: .mp4 etc.) or a folder of PNG frames. Returns the number of frames written."""
+    from tqdm import tqdm
+
+    from .infer import VIDEO_SUFFIXES, count_frames, iter_frames
+
+    source, out = Path(source), Path(out)
+    if not source.exists():
+        raise FlowNetError("no such video or folder of frames", source)
+    to_video = out.suffix.lower() in VIDEO_SUFFIXES
+    if not to_video and out.suffix:
+        raise FlowNetError(f"output must be a video ({', '.join(VIDEO_SUFFIXES)}) or a folder", out)
+    fps_in = video_fps(source) if source.is_file() else Fraction(25)
+    if (factor is None) == (fps is None):
+        raise FlowNetError("give either --factor or --fps")
+    fps_out = fps_in * factor if factor is not None else Fraction(fps).limit_denominator(1001)
+    if fps_out <= 0:
+        raise FlowNetError("the output frame rate must be positive")
+    total = count_frames(source) if source.is_dir() else _video_length(source)
+    if total is not None and total < 2:
+        raise FlowNetError(f"fewer than two frames ({total})", source)
+    expected = None if total is None else int((total - 1) * fps_out / fps_in) + 1
+    frames = (frame for _, frame in iter_frames(source))
+    try:
+        with tqdm(total=expected, desc="interpolate", unit="frame", disable=not progress) as bar:
+            stream = _counted(interpolate_stream(frames, flow_fn, fps_in, fps_out), bar)
+            return _write_video(stream, out, fps_out) if to_video else write_frames(stream, out)
+    except FlowNetError as e:
+        if e.path is None:  # a problem of the stream: name the source
+            raise FlowNetError(e.problem, source) from None
+        raise
+
+
+def _counted(frames: Iterator[np.ndarray], bar) -> Iterator[np.ndarray]:
+    for frame in frames:
+        bar.update()
+        yield frame
+
+
+def _video_length(path: Path) -> int | None:
+    """Frames in a video, for the progress bar (None when the container does not tell)."""
+    import imageio.v2 as iio2
+
+    try:
+        with iio2.get_reader(path, format="FFMPEG") as reader:
+            n = reader.get_meta_data().get("nframes")
+            return int(n) if n and np.isfinite(n) else reader.count_frames()
+    except Exception:  # unknown length: the progress bar just counts
+        return None
+
+
+def _write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:
+    import imageio.v2 as iio2
+
+    from .fileutil import atomic_path
+
+    n = 0
+    with atomic_path(out) as tmp:
+        writer = iio2.get_writer(tmp, format="FFMPEG", fps=float(fps), codec="libx264", quality=8,
+                                 macro_block_size=2, ffmpeg_log_level="error")
+        try:
+            for frame in frames:
+                writer.append_data(frame)
+                n += 1
+        finally:
+            writer.close()
+    return n
+
+
+def write_frames(frames: Iterator[np.ndarray], out: Path) -> int:
+    """Frames as out/00000.png, 00001.png, ...; the folder appears complete or not at all."""
+    import shutil
+    import tempfile
+
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FlowNetError("output folder exists and is not empty", out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FlowNetError("output folder's parent does not exist", parent)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    n = 0
+    try:
+        for n, frame in enumerate(frames, 1):
+            io.write_image(tmp / f"{n - 1:05d}.png", frame)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return n

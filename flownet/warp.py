@@ -1,0 +1,48 @@
+"""Warping by a flow, and the forward-backward consistency check.
+
+Pixel convention (as everywhere in flownet): pixel centres sit at integer coordinates 0 .. W-1; a flow (u, v) at
+pixel (x, y) of the first image points to (x + u, y + v) in the second. ``grid_sample`` is therefore used with
+``align_corners=True``, which maps -1 and +1 to the centres of the corner pixels.
+Shapes: images B x C x H x W, flows B x 2 x H x W, masks B x 1 x H x W (float, 1 = yes).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def sample_grid(flow: torch.Tensor) -> torch.Tensor:
+    """The normalised ``grid_sample`` grid (B x H x W x 2) of the positions x + flow."""
+    b, _, h, w = flow.shape
+    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
+                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
+    x = (xs + flow[:, 0]) * (2 / max(w - 1, 1)) - 1
+    y = (ys + flow[:, 1]) * (2 / max(h - 1, 1)) - 1
+    return torch.stack([x, y], dim=-1)
+
+
+def backward_warp(img: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``img`` at x + flow(x) (bilinear): the result at x is what ``img`` shows where x's flow points.
+
+    Returns (warped image, inside mask): the mask is 1 where the sampled position lies within the frame (to half
+    a pixel beyond the border pixels' centres), 0 where it fell outside; outside samples repeat the border.
+    """
+    grid = sample_grid(flow.to(img.dtype))
+    warped = F.grid_sample(img, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    h, w = img.shape[-2:]
+    half_x, half_y = 1 / max(w - 1, 1), 1 / max(h - 1, 1)  # half a pixel in normalised units
+    inside = (grid[..., 0].abs() <= 1 + half_x) & (grid[..., 1].abs() <= 1 + half_y)
+    return warped, inside[:, None].to(img.dtype)
+
+
+def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor, alpha1: float = 0.01,
+                     alpha2: float = 0.5) -> torch.Tensor:
+    """Forward-backward check (Sundaram et al., ECCV 2010): a pixel of the first frame is reliable (1) when
+    following its forward flow and then the backward flow found there brings it back close to where it started,
+    |F_fw + F_bw(x + F_fw)|^2 < alpha1 (|F_fw|^2 + |F_bw(x + F_fw)|^2) + alpha2, and its target lies in the frame.
+    Pixels that fail are occluded in the second frame or wrongly estimated (0)."""
+    bw_at_target, inside = backward_warp(flow_bw, flow_fw)
+    round_trip = (flow_fw + bw_at_target).square().sum(1, keepdim=True)
+    bound = alpha1 * (flow_fw.square().sum(1, keepdim=True) + bw_at_target.square().sum(1, keepdim=True)) + alpha2
+    return (round_trip < bound).to(flow_fw.dtype) * inside
