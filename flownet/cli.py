@@ -51,7 +51,22 @@ def apply_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> N
             raise FlowNetError(f"unknown option '{key}'", path)
         if getattr(args, key) == actions[key].default:  # not set on the command line
             convert = actions[key].type
-            setattr(args, key, convert(str(value)) if convert and not isinstance(value, (int, float, bool)) else value)
+            if value is not None and convert and not isinstance(value, (int, float, bool)):
+                try:
+                    value = convert(str(value))
+                except (ValueError, argparse.ArgumentTypeError) as e:
+                    raise FlowNetError(f"option '{key}': {e}", path) from None
+            setattr(args, key, value)
+
+
+def print_config(args: argparse.Namespace) -> None:
+    """Write the training options (defaults, then --config, then flags) as YAML that --config reads back."""
+    import yaml
+
+    skip = {"config", "print_config", "func", "parser", "help", "command"}
+    values = {a.dest: getattr(args, a.dest) for a in args.parser._actions if a.dest not in skip}
+    values = {k: "x".join(map(str, v)) if k == "crop" else v for k, v in values.items()}
+    print(yaml.safe_dump(values, sort_keys=False), end="")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -59,6 +74,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.config:
         apply_config(args, args.parser)
+    if args.print_config:
+        print_config(args)
+        return 0
     if args.data is None:
         raise FlowNetError("say what to train on: --data FOLDER or --data synthetic")
 
@@ -281,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train FlowNetS with the multiscale EPE loss. Writes checkpoints (best by "
                                    "validation EPE, and last), CSV logs and the exported weights model.pt to --out.")
     p.add_argument("--config", help="YAML file of options (e.g. tools/shipped_recipe.yaml); flags override it")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the options this run would use as YAML (a starting point for --config) and exit")
     p.add_argument("--data", help="dataset folder (Flying Chairs, Sintel, KITTI 2015), a pair-list file "
                                   "('img1 img2 flow' lines), or 'synthetic' for the generated stream")
     p.add_argument("--format", default="auto", choices=["auto", "chairs", "sintel", "sintel-final", "kitti", "list"],

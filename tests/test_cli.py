@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,3 +103,12 @@ def test_user_errors_are_one_line_with_status_2(tmp_path):
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("flownet: error:") and "Traceback" not in result.stderr
     assert not (tmp_path / "f.flo").exists()
+
+
+def test_print_config_round_trip(tmp_path):
+    """--print-config writes YAML that --config reads back to the same options (the shipped recipe included)."""
+    recipe = Path(__file__).resolve().parents[1] / "tools" / "shipped_recipe.yaml"
+    first = flownet("train", "--config", recipe, "--print-config").stdout
+    assert "width: 0.5" in first and "crop: 256x320" in first and "limit_train_batches: null" in first
+    (tmp_path / "c.yaml").write_text(first)
+    assert flownet("train", "--config", tmp_path / "c.yaml", "--print-config").stdout == first
