@@ -1,4 +1,5 @@
-# The one environment is .venv; both targets create it when missing.
+# The one environment is .venv; both targets create it when missing. The test and benchmark extras (ONNX
+# Runtime, OpenCV) are installed too, so that their tests run instead of skipping.
 PY := .venv/bin/python
 TORCH_VERSION := 2.13.0
 
@@ -8,7 +9,7 @@ TORCH_VERSION := 2.13.0
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,onnx,bench]'
 	touch $@
 
 demo: .venv/.installed
