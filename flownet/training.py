@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .data import FlowDataModule
 from .errors import FlowNetError
@@ -160,7 +161,11 @@ def train(cfg: TrainConfig) -> Path:
         deterministic=False,
         enable_model_summary=False,
     )
-    trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
+    except SIGTERMException:  # (Ctrl-C, SIGINT, is Lightning's: it says so and exits with status 1)
+        raise FlowNetError(f"training stopped by SIGTERM; every completed epoch is in {best.last_model_path or ckpt_dir}"
+                           f": continue with --resume {ckpt_dir / 'last.ckpt'}") from None
     source = best.best_model_path or best.last_model_path
     exported = out / "model.pt"
     if trainer.is_global_zero and source:

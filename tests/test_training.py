@@ -83,3 +83,36 @@ def test_lightning_training_checkpoints_and_resume(tiny_chairs, tmp_path):
     second = (tmp_path / "run" / "logs" / "version_1" / "metrics.csv").read_text().splitlines()
     assert {line.split(",")[0] for line in second[1:]} == {"1"}  # only epoch 1 was trained again
     assert (tmp_path / "run" / "logs" / "version_0" / "metrics.csv").is_file()  # the first sitting's log is kept
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_killed_mid_epoch_resumes_without_losing_a_completed_epoch(tmp_path, sig):
+    """Stop `flownet train` with a signal during its second epoch; --resume continues after the first."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "flownet.cli", "train", "--data", "synthetic", "--out", run, "--width", "0.25",
+            "--crop", "64x64", "--batch-size", "2", "--synthetic-length", "4000", "--limit-train-batches", "100",
+            "--num-workers", "0", "--epochs", "2", "--accelerator", "cpu"]
+    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    last = run / "checkpoints" / "last.ckpt"
+    deadline = time.time() + 300
+    while not last.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert last.exists(), proc.stderr.read() if proc.poll() is not None else "no checkpoint in time"
+    time.sleep(1)  # into the second epoch (100 steps take several seconds)
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in err, err
+    saved = torch.load(last, weights_only=True)
+    assert saved["epoch"] == 0 and saved["global_step"] == 100  # the completed first epoch, whole
+    if sig == "SIGTERM":
+        assert "--resume" in err.strip().splitlines()[-1]
+
+    resumed = subprocess.run(list(map(str, args + ["--resume", last])), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    final = torch.load(last, weights_only=True)
+    assert final["epoch"] == 1 and final["global_step"] == 200  # the second epoch, trained once
