@@ -89,7 +89,8 @@ def add_legend(img: np.ndarray, fraction: float = 0.22) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------- figures
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -100,7 +101,7 @@ def _pyplot():
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
     """Save a matplotlib figure as PNG, atomically, and close it."""
-    plt = _pyplot()
+    plt = pyplot()
     try:
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi, format="png", bbox_inches="tight")
@@ -111,7 +112,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
 def arrows_figure(img: np.ndarray, flow: np.ndarray, step: int | None = None):
     """The first image with the flow drawn as arrows (one per ``step`` pixels), coloured by the wheel; short
     motions are drawn longer (by the factor in the title) so that the longest arrows span about one step."""
-    plt = _pyplot()
+    plt = pyplot()
     h, w = flow.shape[:2]
     step = step or max(8, min(h, w) // 24)
     ys, xs = np.mgrid[step // 2:h:step, step // 2:w:step]
@@ -138,7 +139,7 @@ def endpoint_error_map(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np
 
 def error_figure(pred: np.ndarray, gt: np.ndarray, max_error: float | None = None):
     """A heat map of the end-point error with a colour bar (unknown ground truth shown grey)."""
-    plt = _pyplot()
+    plt = pyplot()
     err, valid = endpoint_error_map(pred, gt)
     h, w = err.shape
     fig, ax = plt.subplots(figsize=(w / 100 + 1.2, h / 100))
@@ -154,7 +155,7 @@ def error_figure(pred: np.ndarray, gt: np.ndarray, max_error: float | None = Non
 def compare_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]):
     """One row per (name, image, gt flow, predicted flow): the image, the ground truth and the prediction
     coloured on one shared scale, and the error map with the pair's EPE in its title."""
-    plt = _pyplot()
+    plt = pyplot()
     h, w = rows[0][1].shape[:2]
     fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 3.2, len(rows) * 3.2 * h / w + 0.4), squeeze=False)
     for ax_row, (name, img, gt, pred) in zip(axes, rows):
@@ -199,7 +200,7 @@ def read_curves(run: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
 
 def curves_figure(curves: dict[str, list[tuple[int, float]]], title: str = ""):
     """Training EPE (per step, smoothed, and per epoch) and validation EPE against the optimiser step."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = curves["train_epe_step"]
     if steps:
