@@ -13,6 +13,9 @@ from pathlib import Path
 from .errors import FlowNetError
 
 
+PRECISION_DEFAULT = "auto"  # of eval and infer: bf16 changes the EPE by < 0.1 % (docs/performance.md)
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'384x512' -> (384, 512): height x width."""
     try:
@@ -99,7 +102,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import dataset_pairs, evaluate_epe, format_table, model_flow_fn, write_json, zero_flow_fn
+    from .evaluate import dataset_pairs, evaluate_epe, format_table, write_json, zero_flow_fn
 
     if args.interp:
         return eval_interp(args)
@@ -108,11 +111,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     pairs = dataset_pairs(args.data, args.split, args.format)
     if args.baseline == "zero":
         name, flow_fn = "zero flow", zero_flow_fn
-    else:
-        from .weights import default_checkpoint, load_model
+    elif args.baseline:
+        from .classical import classical_flow_fn
 
-        checkpoint = args.checkpoint or default_checkpoint()
-        name, flow_fn = Path(checkpoint).name, model_flow_fn(load_model(checkpoint), pick_device(args.device))
+        name, flow_fn = args.baseline, classical_flow_fn(args.baseline)
+    else:
+        flow_fn, name = model_flow(args)
     result = evaluate_epe(pairs, flow_fn)
     print(format_table({name: result}))
     if args.json:
@@ -134,12 +138,13 @@ def eval_interp(args: argparse.Namespace) -> int:
 
 
 def model_flow(args: argparse.Namespace):
-    """(flow function, checkpoint name) of ``--checkpoint`` (default: the shipped one) on ``--device``."""
+    """(flow function, checkpoint name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in
+    ``--precision``."""
     from .evaluate import model_flow_fn
     from .weights import default_checkpoint, load_model
 
     checkpoint = args.checkpoint or default_checkpoint()
-    return model_flow_fn(load_model(checkpoint), pick_device(args.device)), Path(checkpoint).name
+    return model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), Path(checkpoint).name
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
@@ -241,15 +246,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     from . import io
-    from .evaluate import model_flow_fn
-    from .weights import load_model
 
     if args.img2 is None:  # a folder of frames or a video: every consecutive pair into an output folder
         from .infer import infer_sequence
 
         if not Path(args.img1).exists():
             raise FlowNetError("no such folder or video", args.img1)
-        flow_fn = model_flow_fn(load_model(args.checkpoint), pick_device(args.device))
+        flow_fn, _ = model_flow(args)
         written = infer_sequence(args.img1, args.output, flow_fn, args.save_as)
         print(f"{len(written)} flows written to {args.output}")
         return 0
@@ -257,10 +260,22 @@ def cmd_infer(args: argparse.Namespace) -> int:
     if suffix not in (".flo", ".png"):
         raise FlowNetError("output must end in .flo (Middlebury) or .png (KITTI 16-bit flow)", args.output)
     img1, img2 = io.read_pair(args.img1, args.img2)
-    flow_fn = model_flow_fn(load_model(args.checkpoint), pick_device(args.device))
+    flow_fn, _ = model_flow(args)
     flow = io.tensor_to_flow(flow_fn(io.image_to_tensor(img1), io.image_to_tensor(img2)))
     (io.write_flo if suffix == ".flo" else io.write_kitti_flow)(args.output, flow)
     print(f"flow written to {args.output}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+    from .evaluate import write_json
+
+    result = run_bench(args.what, args.width, args.size, args.crop, args.batch, args.workers, args.threads,
+                       args.repeats, args.warmup, args.precision, ["flownet", *sys.argv[1:]])
+    if args.json:
+        write_json(args.json, result)
+        print(f"results written to {args.json}")
     return 0
 
 
@@ -289,6 +304,15 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- parser
+def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
+    """--checkpoint, --device and --precision, for the commands that run the model."""
+    p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint)")
+    p.add_argument("--device", default="auto", help=f"{when}cpu, cuda or auto (CUDA when available)")
+    p.add_argument("--precision", default=PRECISION_DEFAULT, choices=["fp32", "bf16", "auto"],
+                   help=f"{when}fp32, bf16 (autocast; the flow stays fp32) or auto (bf16 on CUDA or on a CPU "
+                        "with native bf16: it changes the EPE by under 0.1 %%)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
@@ -350,10 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="val", choices=["train", "val", "all"],
                    help="Flying Chairs split (official split file, else a seeded 0.8/0.2 split); other layouts "
                         "use every pair with ground truth")
-    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
-    p.add_argument("--baseline", choices=["zero"], help="evaluate a baseline instead of a model")
+    add_model_options(p)
+    p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
+                   help="evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) or "
+                        "Farneback (needs the 'bench' extra: pip install -e .[bench])")
     p.add_argument("--json", help="write the results to this JSON file")
-    p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("infer", formatter_class=fmt, help="estimate the flow between two images, or along a "
@@ -367,8 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "folder or video")
     p.add_argument("--save-as", choices=["flo", "color", "kitti"], default="flo",
                    help="for a folder or video: .flo files, colour-coded .png, or KITTI 16-bit .png")
-    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
-    p.add_argument("--device", default="auto")
+    add_model_options(p)
     p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser("viz", formatter_class=fmt, help="draw a flow in the Middlebury colour coding",
@@ -386,8 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", action="store_true", help="a comparison figure of --data (needs no FLOW)")
     p.add_argument("--data", help="with --compare: dataset folder (any layout 'flownet eval' reads)")
     p.add_argument("--count", type=int, default=4, help="with --compare: pairs in the figure")
-    p.add_argument("--checkpoint", help="with --compare: weights (default: the shipped checkpoint)")
-    p.add_argument("--device", default="auto")
+    add_model_options(p, "with --compare: ")
     p.set_defaults(func=cmd_viz)
 
     p = sub.add_parser("plot", formatter_class=fmt, help="plot a run's training curves",
@@ -409,9 +432,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="write this many evenly spaced in-between frames into -o FOLDER")
     p.add_argument("--factor", type=int, help="video or frames: multiply the frame rate (default 2)")
     p.add_argument("--fps", type=float, help="video or frames: resample to this frame rate instead")
-    p.add_argument("--checkpoint", help="weights (default: the shipped checkpoint)")
-    p.add_argument("--device", default="auto")
+    add_model_options(p)
     p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("bench", formatter_class=fmt, help="measure speed (and classical flow beside ours)",
+                       description="Measure inference (ms/pair, GFLOP/s and its ratio to this machine's plain 3x3 "
+                                   "convolution ceiling, peak memory), training steps, data loading, video "
+                                   "interpolation, and OpenCV's DIS / Farneback beside our model (EPE, ms/pair). "
+                                   "Every report says what it ran on.")
+    p.add_argument("--what", default="infer", choices=["infer", "train", "data", "interp", "classical", "all"],
+                   help="what to measure (data also measures training, to compare)")
+    p.add_argument("--width", type=float, default=1.0, help="network width for infer, train (untrained weights)")
+    p.add_argument("--size", type=parse_size, default=(384, 512), help="inference and interpolation size HxW")
+    p.add_argument("--crop", type=parse_size, default=(320, 448), help="training and data crop HxW (multiples of 64)")
+    p.add_argument("--batch", type=int, help="pairs per call (default: 1 for infer, 8 for train and data)")
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the data bench")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--repeats", type=int, default=10, help="timed calls (after the warm-up)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed calls first")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                   help="fp32, bf16 (autocast) or auto (bf16 where the CPU has native bf16, or on CUDA)")
+    p.add_argument("--json", help="write every number to this JSON file")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("export", formatter_class=fmt, help="export the model to ONNX",
                        description="Write the model as ONNX (opset 17) with dynamic batch, height and width.")

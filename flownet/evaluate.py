@@ -17,17 +17,20 @@ from .data import SPLIT_SEED, TRAIN_FRACTION, chairs_ids, chairs_split, load_pai
 from .errors import FlowNetError
 from .fileutil import atomic_path
 from .metrics import flow_metrics
+from .precision import autocast, resolve_precision
 
 FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # B x 3 x H x W pair -> B x 2 x H x W flow
 METRICS = ("epe", "px1", "px3", "px5", "fl_all")
 
 
-def model_flow_fn(model: torch.nn.Module, device: str | torch.device = "cpu") -> FlowFn:
-    """Wrap an eval-mode model as a flow function (inference mode, on ``device``, flow returned on the CPU)."""
+def model_flow_fn(model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "auto") -> FlowFn:
+    """Wrap an eval-mode model as a flow function (inference mode, on ``device``, flow returned on the CPU as
+    float32). ``precision``: fp32, bf16 (autocast) or auto (bf16 on CUDA or a CPU with native bf16)."""
     model = model.eval().to(device)
+    precision = resolve_precision(precision, device)
 
     def flow_fn(img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(precision, device):
             return model(img1.to(device), img2.to(device)).float().cpu()
 
     return flow_fn

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from flownet import load_model, read_flo
 from flownet.evaluate import model_flow_fn

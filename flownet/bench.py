@@ -1,0 +1,353 @@
+"""``flownet bench``: measured speed of inference, training, data loading, interpolation and classical flow.
+
+Every number comes with what it ran on (CPU, ISA, threads, torch, size, width, precision) and, for the network,
+with the machine's own ceiling measured in the same run: the GFLOP/s of one large plain 3x3 convolution. FLOPs
+are counted from the model's convolution layers (2 x multiply-adds; biases and activations not counted).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from .errors import FlowNetError
+from .precision import autocast, cpu_info, isa_level, native_bf16, resolve_precision
+
+WHATS = ("infer", "train", "data", "interp", "classical")
+CEILING_SHAPE = (256, 96, 128)  # channels (in = out), height, width of the ceiling's 3x3 convolution
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+# ----------------------------------------------------------------------------------------------- machine
+def machine(threads: int, command: list[str]) -> dict:
+    """What a report ran on: command line, CPU, ISA, threads, torch version."""
+    model, flags = cpu_info()
+    return {"command": " ".join(command), "cpu": model, "isa": isa_level(flags), "native_bf16": native_bf16(flags),
+            "threads": threads, "torch": torch.__version__}
+
+
+# ----------------------------------------------------------------------------------------------- measuring
+def timed(fn: Callable[[], object], repeats: int, warmup: int) -> dict:
+    """Seconds per call of ``fn`` after ``warmup`` calls: median, min and max over ``repeats``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
+
+
+def conv_flops(module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
+    """FLOPs (2 x multiply-adds) of one call of a Conv2d or ConvTranspose2d."""
+    taps = module.kernel_size[0] * module.kernel_size[1]
+    if isinstance(module, nn.ConvTranspose2d):  # every input value meets out_channels / groups kernels
+        return 2 * inp.numel() * module.out_channels // module.groups * taps
+    return 2 * out.numel() * module.in_channels // module.groups * taps
+
+
+def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
+    """FLOPs of the model's convolutions for one eval-mode call on ``inputs`` (counted by forward hooks)."""
+    total = 0
+
+    def hook(module: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        total += conv_flops(module, inp[0], out)
+
+    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    handles = [m.register_forward_hook(hook) for m in convs]
+    was_training = model.training
+    try:
+        with torch.inference_mode():
+            model.eval()(*inputs)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return total
+
+
+def conv_ceiling(precision: str, repeats: int, warmup: int) -> dict:
+    """GFLOP/s of one plain 3x3 convolution (CEILING_SHAPE), NCHW and channels_last; ``gflops`` = the better."""
+    c, h, w = CEILING_SHAPE
+    conv, x = nn.Conv2d(c, c, 3, padding=1), torch.randn(1, c, h, w)
+    flops = 2 * c * c * 9 * h * w
+    result = {"shape": f"1x{c}x{h}x{w} -> {c}, 3x3", "precision": precision}
+    for layout, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        xf, cf = x.contiguous(memory_format=fmt), conv.to(memory_format=fmt)
+
+        def run() -> None:
+            with torch.inference_mode(), autocast(precision):
+                cf(xf)
+
+        t = timed(run, repeats, warmup)
+        result[layout] = {"gflops": flops / t["median_s"] / 1e9, "gflops_best": flops / t["min_s"] / 1e9}
+    best = max(("nchw", "channels_last"), key=lambda k: result[k]["gflops"])
+    result.update(layout=best, gflops=result[best]["gflops"], gflops_best=result[best]["gflops_best"])
+    return result
+
+
+def rss_bytes() -> int:
+    """Current resident memory of this process."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_probe(width: float, size: tuple[int, int], precision: str, threads: int) -> dict:
+    """Peak RSS of one inference in this process: the peak, and its increase over the model + inputs alone
+    (after a small warm-up call)."""
+    from .models import FlowNetS
+
+    torch.set_num_threads(threads)
+    model, img, small = FlowNetS(width=width).eval(), torch.rand(1, 3, *size), torch.rand(1, 3, 64, 64)
+    with torch.inference_mode(), autocast(precision):
+        model(small, small)  # loads the kernels' code, which is not the size's cost
+        base = rss_bytes()
+        model(img, img)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"peak_rss_bytes": peak, "increase_bytes": peak - base}
+
+
+def peak_memory(width: float, size: tuple[int, int], precision: str, threads: int) -> dict:
+    """``memory_probe`` in a fresh Python process, so that this process's earlier allocations hide nothing."""
+    args = [sys.executable, "-m", "flownet.bench", "memory", str(width), str(size[0]), str(size[1]), precision,
+            str(threads)]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if done.returncode:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(done.stdout)
+
+
+# ----------------------------------------------------------------------------------------------- the benches
+def bench_infer(width: float, size: tuple[int, int], batch: int, precision: str, repeats: int, warmup: int,
+                threads: int) -> dict:
+    """Forward time per pair of FlowNetS(width).eval() on plain NCHW fp32 inputs, FLOPs, GFLOP/s, ratio to the
+    ceiling of the same precision, peak memory."""
+    from .models import FlowNetS
+
+    model = FlowNetS(width=width).eval()
+    img1, img2 = torch.rand(batch, 3, *size), torch.rand(batch, 3, *size)
+    flops = count_flops(model, img1, img2)
+
+    def run() -> None:
+        with torch.inference_mode(), autocast(precision):
+            model(img1, img2).float()
+
+    t = timed(run, repeats, warmup)
+    ceilings = {p: conv_ceiling(p, max(repeats, 5), warmup) for p in dict.fromkeys(("fp32", precision))}
+    ceiling = ceilings[precision]
+    gflops, gflops_best = flops / t["median_s"] / 1e9, flops / t["min_s"] / 1e9
+    return {"width": width, "size": list(size), "batch": batch, "precision": precision,
+            "ms_per_pair": {k.replace("_s", ""): v * 1e3 / batch for k, v in t.items()},
+            "gflop_per_pair": flops / batch / 1e9, "gflops": gflops, "gflops_best": gflops_best,
+            "ceiling": ceilings, "ratio": gflops / ceiling["gflops"], "ratio_best": gflops_best / ceiling["gflops_best"],
+            "memory": peak_memory(width, size, precision, threads)}
+
+
+def bench_train(width: float, crop: tuple[int, int], batch: int, precision: str, repeats: int, warmup: int,
+                ceiling_gflops: float | None = None) -> dict:
+    """Pairs/s of full training steps (forward in train mode, multiscale loss, backward, Adam) on random data;
+    a step is counted as 3 x the forward FLOPs."""
+    from .metrics import multiscale_loss
+    from .models import FlowNetS
+
+    model = FlowNetS(width=width, batch_norm=True).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    img1, img2, gt = torch.rand(batch, 3, *crop), torch.rand(batch, 3, *crop), 5 * torch.randn(batch, 2, *crop)
+    flops = 3 * count_flops(model, img1, img2)
+
+    def step() -> None:
+        with autocast(precision):
+            loss = multiscale_loss(model(img1, img2), gt)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    t = timed(step, repeats, warmup)
+    ceiling = ceiling_gflops or conv_ceiling(precision, 5, 1)["gflops"]
+    gflops = flops / t["median_s"] / 1e9
+    return {"width": width, "crop": list(crop), "batch": batch, "precision": precision,
+            "pairs_per_s": batch / t["median_s"], "s_per_step": t, "gflop_per_step": flops / 1e9, "gflops": gflops,
+            "ceiling_gflops": ceiling, "ratio": gflops / ceiling}
+
+
+def loader_rate(loader: torch.utils.data.DataLoader, batches: int) -> float:
+    """Pairs/s a loader delivers after its first batch (which starts the workers)."""
+    it = iter(loader)
+    next(it)
+    start, pairs = time.perf_counter(), 0
+    for _ in range(batches):
+        pairs += next(it)["img1"].shape[0]
+    return pairs / (time.perf_counter() - start)
+
+
+def bench_data(crop: tuple[int, int], batch: int, workers: int, batches: int, train_pairs_per_s: float) -> dict:
+    """Pairs/s of the synthetic stream and of a generated Flying Chairs folder (augmented, cropped) through a
+    DataLoader, and their ratio to the training throughput (above 1: data loading keeps up)."""
+    from torch.utils.data import DataLoader, RandomSampler
+
+    from .data import Augment, FlyingChairs, SyntheticChairs, collate, write_synthetic_chairs
+    from .synth import SynthConfig
+
+    n = batch * (batches + 1)
+    stream = SyntheticChairs(SynthConfig(height=crop[0], width=crop[1]), n, seed=0)
+    rates = {"synthetic": loader_rate(DataLoader(stream, batch, num_workers=workers, collate_fn=collate), batches)}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_synthetic_chairs(tmp, 16, (max(384, crop[0]), max(512, crop[1])), seed=0)
+        chairs = FlyingChairs(tmp, "all", Augment(crop=crop))
+        loader = DataLoader(chairs, batch, sampler=RandomSampler(chairs, replacement=True, num_samples=n),
+                            num_workers=workers, collate_fn=collate)
+        rates["flyingchairs"] = loader_rate(loader, batches)
+    return {"crop": list(crop), "batch": batch, "workers": workers, "train_pairs_per_s": train_pairs_per_s,
+            **{k: {"pairs_per_s": v, "ratio_to_train": v / train_pairs_per_s} for k, v in rates.items()}}
+
+
+def moving_frames(folder: Path, size: tuple[int, int], count: int, step: int = 3) -> None:
+    """``count`` PNG frames of a generated texture panning diagonally by ``step`` px per frame."""
+    from . import io
+    from .synth import textures
+
+    h, w = size
+    tex = textures(torch.Generator().manual_seed(0), 1, h + step * count, w + step * count)[0]
+    for k in range(count):
+        frame = tex[:, k * step : k * step + h, k * step : k * step + w]
+        io.write_image(folder / f"{k:05d}.png", (frame.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy())
+
+
+def bench_interp(size: tuple[int, int], precision: str, frames: int = 6, factor: int = 2) -> dict:
+    """Output frames/s of ``interpolate_sequence`` (x ``factor``) over generated PNG frames with the shipped
+    model, reading and writing included."""
+    try:
+        from .interpolate import interpolate_sequence
+    except ImportError:
+        print("interp: flownet.interpolate not available")
+        return {"available": False}
+    from .evaluate import model_flow_fn
+    from .weights import load_model
+
+    flow_fn = model_flow_fn(load_model(), precision=precision)
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        moving_frames(src, size, frames)
+        interpolate_sequence(src, Path(tmp) / "warm", flow_fn, 2, progress=False)  # first calls: set-up
+        start = time.perf_counter()
+        n = interpolate_sequence(src, Path(tmp) / "out", flow_fn, factor, progress=False)
+        seconds = time.perf_counter() - start
+    return {"available": True, "size": list(size), "precision": precision, "input_frames": frames, "factor": factor,
+            "output_frames": n, "frames_per_s": n / seconds}
+
+
+def classical_datasets() -> Iterator[tuple[str, Path]]:
+    """(name, folder) of the real data beside the repository (../shared/data): Flying Chairs, Middlebury."""
+    for name in ("flyingchairs", "middlebury"):
+        if (SHARED_DATA / name).is_dir():
+            yield name, SHARED_DATA / name
+
+
+def bench_classical(precision: str, checkpoint: str | None = None) -> dict:
+    """EPE and ms/pair of OpenCV's DIS (3 presets) and Farneback beside our model (default: the shipped
+    checkpoint) on ../shared/data, or on 8 generated 384x512 pairs when it is absent."""
+    from .classical import METHODS, classical_flow_fn, import_cv2
+    from .data import load_pair, write_synthetic_chairs
+    from .evaluate import dataset_pairs, evaluate_epe, model_flow_fn
+    from .weights import default_checkpoint, load_model
+
+    import_cv2().setNumThreads(torch.get_num_threads())  # the same threads as ours
+    checkpoint = checkpoint or str(default_checkpoint())
+    methods = {Path(checkpoint).name: model_flow_fn(load_model(checkpoint), precision=precision),
+               **{m: classical_flow_fn(m) for m in METHODS}}
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        datasets = list(classical_datasets())
+        if not datasets:
+            write_synthetic_chairs(tmp, 8, (384, 512), seed=0)
+            datasets = [("generated", Path(tmp))]
+        for data, root in datasets:
+            pairs = dataset_pairs(root, "all")
+            first = load_pair(pairs[0].img1, pairs[0].img2)
+            results[data] = {}
+            for name, fn in methods.items():
+                fn(first["img1"][None], first["img2"][None])  # warm-up (first-call set-up is not timed)
+                r = evaluate_epe(pairs, fn, progress=False)
+                results[data][name] = {"epe": r["epe"], "ms_per_pair": r["seconds_per_pair"] * 1e3, "n": r["n"]}
+    return {"precision": precision, "model": Path(checkpoint).name, "datasets": results}
+
+
+# ----------------------------------------------------------------------------------------------- report
+def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, int], batch: int | None,
+              workers: int, threads: int | None, repeats: int, warmup: int, precision: str,
+              command: list[str]) -> dict:
+    """Run the chosen benches, print a report, return everything as one dict."""
+    whats = WHATS if what == "all" else (what,)
+    if what != "all" and what not in WHATS:
+        raise FlowNetError(f"unknown bench '{what}' (use {', '.join(WHATS)} or all)")
+    if threads is not None:
+        if threads < 1:
+            raise FlowNetError(f"--threads must be at least 1, got {threads}")
+        torch.set_num_threads(threads)
+    if repeats < 1 or warmup < 0 or (batch is not None and batch < 1) or workers < 0:
+        raise FlowNetError("--repeats and --batch must be at least 1, --warmup and --workers at least 0")
+    prec = resolve_precision(precision)
+    out: dict = {"machine": machine(torch.get_num_threads(), command), "precision": prec}
+    m = out["machine"]
+    print(f"command:   {m['command']}\ncpu:       {m['cpu']} ({m['isa']}), {m['threads']} threads, torch {m['torch']}")
+    print(f"precision: {prec} (asked: {precision}); width {width:g}; inference size {size[0]}x{size[1]}")
+    if "infer" in whats:
+        r = out["infer"] = bench_infer(width, size, batch or 1, prec, repeats, warmup, m["threads"])
+        t, c = r["ms_per_pair"], r["ceiling"][prec]
+        print(f"infer:     {t['median']:.1f} ms/pair (min {t['min']:.1f}, max {t['max']:.1f}), "
+              f"{r['gflop_per_pair']:.2f} GFLOP/pair, {r['gflops']:.0f} GFLOP/s")
+        for p, cc in r["ceiling"].items():
+            print(f"ceiling:   {p} {cc['shape']}: {cc['gflops']:.0f} GFLOP/s ({cc['layout']}; NCHW "
+                  f"{cc['nchw']['gflops']:.0f}, channels_last {cc['channels_last']['gflops']:.0f})")
+        print(f"ratio:     {r['ratio']:.2f} of the {prec} ceiling (best times: {r['ratio_best']:.2f}, "
+              f"{r['gflops_best']:.0f} / {c['gflops_best']:.0f} GFLOP/s)")
+        mem = r["memory"]
+        print("memory:    " + (f"peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB, "
+                                f"+{mem['increase_bytes'] / 2**20:.0f} MiB for the forward" if "error" not in mem
+                                else f"not measured ({mem['error']})"))
+    if "train" in whats or "data" in whats:
+        ceiling = out.get("infer", {}).get("ceiling", {}).get(prec, {}).get("gflops")
+        r = out["train"] = bench_train(width, crop, batch or 8, prec, repeats, warmup, ceiling)
+        print(f"train:     {r['pairs_per_s']:.2f} pairs/s (batch {r['batch']}, crop {crop[0]}x{crop[1]}, "
+              f"{r['gflops']:.0f} GFLOP/s = {r['ratio']:.2f} of the ceiling)")
+    if "data" in whats:
+        r = out["data"] = bench_data(crop, batch or 8, workers, max(2, repeats), out["train"]["pairs_per_s"])
+        for k in ("synthetic", "flyingchairs"):
+            print(f"data:      {k} {r[k]['pairs_per_s']:.1f} pairs/s with {workers} workers = "
+                  f"{r[k]['ratio_to_train']:.1f} x training")
+    if "interp" in whats:
+        r = out["interp"] = bench_interp(size, prec)
+        if r["available"]:
+            print(f"interp:    {r['frames_per_s']:.2f} output frames/s (x{r['factor']}, {size[0]}x{size[1]}, "
+                  f"shipped model, PNG in and out)")
+    if "classical" in whats:
+        try:
+            r = out["classical"] = bench_classical(prec)
+        except FlowNetError as e:
+            if what != "all":
+                raise
+            print(f"classical: skipped ({e})")
+        else:
+            for data, rows in r["datasets"].items():
+                for name, v in rows.items():
+                    print(f"classical: {data:<13}{name:<18}EPE {v['epe']:7.3f}  {v['ms_per_pair']:8.1f} ms/pair")
+    return out
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["memory"]:  # the subprocess of peak_memory
+    width_, h, w, p, n = sys.argv[2:7]
+    print(json.dumps(memory_probe(float(width_), (int(h), int(w)), p, int(n))))

@@ -1,0 +1,55 @@
+"""The machine's CPU (model name, ISA flags) and the numeric precision to compute in: fp32, or bf16 autocast where
+the hardware does bf16 natively (CUDA, or a CPU with AVX512_BF16 or AMX). The flow returned is always fp32."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+
+from .errors import FlowNetError
+
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def cpu_info() -> tuple[str, set[str]]:
+    """(CPU model name, ISA flags) from /proc/cpuinfo (('unknown', {}) where there is none)."""
+    model, flags = "unknown", set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    return model, flags
+
+
+def isa_level(flags: set[str]) -> str:
+    """The best matrix-math ISA among the flags: AMX, AVX512_BF16, AVX-512, AVX2 only, or none of them."""
+    for flag, name in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX512_BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2 only")):
+        if flag in flags:
+            return name
+    return "no AVX2"
+
+
+def native_bf16(flags: set[str] | None = None) -> bool:
+    """Whether the CPU computes bf16 natively (avx512_bf16 or amx_bf16)."""
+    return bool({"avx512_bf16", "amx_bf16"} & (cpu_info()[1] if flags is None else flags))
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu", flags: set[str] | None = None) -> str:
+    """'fp32' or 'bf16'; 'auto' = bf16 on CUDA or on a CPU with native bf16, else fp32."""
+    if precision not in PRECISIONS:
+        raise FlowNetError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
+    if precision == "auto":
+        return "bf16" if torch.device(device).type == "cuda" or native_bf16(flags) else "fp32"
+    return precision
+
+
+def autocast(precision: str, device: str | torch.device = "cpu") -> contextlib.AbstractContextManager:
+    """bf16 autocast for precision 'bf16', else nothing."""
+    if precision == "bf16":
+        return torch.autocast(torch.device(device).type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
