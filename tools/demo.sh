@@ -33,3 +33,12 @@ $flownet interpolate "$out/data/00001_img1.ppm" "$out/data/00001_img2.ppm" --fra
 
 echo "== done: results under $out/"
 ls "$out"
+echo
+echo "== flow accuracy on the generated pairs (EPE in pixels; $out/eval.json, $out/eval_zero.json)"
+.venv/bin/python - "$out" <<'EOF'
+import json, sys
+from pathlib import Path
+from flownet.evaluate import format_table
+out = Path(sys.argv[1])
+print(format_table({r["method"]: r for r in (json.loads((out / f).read_text()) for f in ("eval.json", "eval_zero.json"))}))
+EOF
