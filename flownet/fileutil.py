@@ -1,9 +1,10 @@
-"""Atomic file writing: write to a temp file in the target folder, then rename."""
+"""Atomic writing: a file (or a folder of files) is written under a temporary name beside the target, then renamed."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -41,3 +42,28 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         raise
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; if the block succeeds its files move into ``path`` (which is
+    created, or else gains them, same names replaced); on any error nothing is left behind."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.exists() and not target.is_dir():
+        raise FlowNetError("output must be a folder", target)
+    if not parent.is_dir():
+        raise FlowNetError("output folder's parent does not exist", parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as e:
+        raise FlowNetError(f"cannot write here ({e.strerror})", target) from None
+    try:
+        yield tmp
+        if target.exists():
+            for f in sorted(tmp.iterdir()):
+                os.replace(f, target / f.name)
+        else:
+            os.rename(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

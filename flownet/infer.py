@@ -10,6 +10,7 @@ import numpy as np
 
 from . import io
 from .errors import FlowNetError
+from .fileutil import atomic_folder
 from .viz import flow_to_color
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
@@ -47,8 +48,17 @@ def iter_frames(source: Path) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def count_frames(source: Path) -> int | None:
-    """Frames in a folder (or None for a video, whose length is not always known up front)."""
-    return len(frame_files(source)) if source.is_dir() else None
+    """Frames in a folder or a video (None when a video's container does not tell)."""
+    if source.is_dir():
+        return len(frame_files(source))
+    import imageio.v2 as iio2
+
+    try:
+        with iio2.get_reader(source, format="FFMPEG") as reader:
+            n = reader.get_meta_data().get("nframes")
+            return int(n) if n and n != float("inf") else reader.count_frames()
+    except Exception:  # unknown length: reading the frames will say what is wrong
+        return None
 
 
 def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, save_as: str = "flo",
@@ -61,16 +71,15 @@ def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, s
     if save_as not in SAVE_AS:
         raise FlowNetError(f"unknown output type '{save_as}' (use {', '.join(SAVE_AS)})")
     source, out = Path(source), Path(out)
-    total = count_frames(source) if source.exists() else None
-    if out.exists() and not out.is_dir():
-        raise FlowNetError("output must be a folder", out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FlowNetError(f"cannot create the output folder ({e.strerror})", out) from None
+    if not source.exists():
+        raise FlowNetError("no such folder or video", source)
+    total = count_frames(source)
+    if total is not None and total < 2:
+        raise FlowNetError(f"fewer than two frames ({total})", source)
     written: list[Path] = []
     prev = None
-    with tqdm(total=None if total is None else total - 1, desc="flow", unit="pair", disable=not progress) as bar:
+    with atomic_folder(out) as tmp, tqdm(total=None if total is None else total - 1, desc="flow", unit="pair",
+                                         disable=not progress) as bar:
         for name, frame in iter_frames(source):
             if prev is not None:
                 prev_name, prev_frame = prev
@@ -78,16 +87,16 @@ def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, s
                     raise FlowNetError(f"frame {name} is {frame.shape[1]}x{frame.shape[0]}, the one before "
                                        f"{prev_frame.shape[1]}x{prev_frame.shape[0]}", source)
                 flow = io.tensor_to_flow(flow_fn(io.image_to_tensor(prev_frame), io.image_to_tensor(frame)))
-                target = out / f"{prev_name}{SAVE_AS[save_as]}"
+                target = tmp / f"{prev_name}{SAVE_AS[save_as]}"
                 if save_as == "flo":
                     io.write_flo(target, flow)
                 elif save_as == "kitti":
                     io.write_kitti_flow(target, flow)
                 else:
                     io.write_image(target, flow_to_color(flow))
-                written.append(target)
+                written.append(out / target.name)
                 bar.update()
             prev = (name, frame)
-    if not written:
-        raise FlowNetError("fewer than two frames", source)
+        if not written:
+            raise FlowNetError("fewer than two frames", source)
     return written

@@ -25,6 +25,7 @@ import torch
 
 from . import io
 from .errors import FlowNetError
+from .fileutil import atomic_folder, atomic_path
 from .warp import backward_warp, consistency_mask
 
 FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -183,7 +184,7 @@ def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow
     fps_out = fps_in * factor if factor is not None else Fraction(fps).limit_denominator(1001)
     if fps_out <= 0:
         raise FlowNetError("the output frame rate must be positive")
-    total = count_frames(source) if source.is_dir() else _video_length(source)
+    total = count_frames(source)
     if total is not None and total < 2:
         raise FlowNetError(f"fewer than two frames ({total})", source)
     expected = None if total is None else int((total - 1) * fps_out / fps_in) + 1
@@ -204,22 +205,8 @@ def _counted(frames: Iterator[np.ndarray], bar) -> Iterator[np.ndarray]:
         yield frame
 
 
-def _video_length(path: Path) -> int | None:
-    """Frames in a video, for the progress bar (None when the container does not tell)."""
-    import imageio.v2 as iio2
-
-    try:
-        with iio2.get_reader(path, format="FFMPEG") as reader:
-            n = reader.get_meta_data().get("nframes")
-            return int(n) if n and np.isfinite(n) else reader.count_frames()
-    except Exception:  # unknown length: the progress bar just counts
-        return None
-
-
 def _write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:
     import imageio.v2 as iio2
-
-    from .fileutil import atomic_path
 
     n = 0
     with atomic_path(out) as tmp:
@@ -236,22 +223,10 @@ def _write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:
 
 def write_frames(frames: Iterator[np.ndarray], out: Path) -> int:
     """Frames as out/00000.png, 00001.png, ...; the folder appears complete or not at all."""
-    import shutil
-    import tempfile
-
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FlowNetError("output folder exists and is not empty", out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FlowNetError("output folder's parent does not exist", parent)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
     n = 0
-    try:
+    with atomic_folder(out) as tmp:
         for n, frame in enumerate(frames, 1):
             io.write_image(tmp / f"{n - 1:05d}.png", frame)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return n

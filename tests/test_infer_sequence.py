@@ -48,6 +48,14 @@ def test_frames_of_different_sizes(frames, tmp_path):
     write_image(frames / "f009.png", np.zeros((20, 20, 3), np.uint8))
     with pytest.raises(FlowNetError, match="f009"):
         infer_sequence(frames, tmp_path / "out", zero_flow_fn, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]  # no output folder, no temporary one
+
+
+def test_existing_output_folder_gains_the_flows(frames, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("mine\n")
+    infer_sequence(frames, tmp_path / "out", zero_flow_fn, progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["f000.flo", "f001.flo", "f002.flo", "keep.txt"]
 
 
 def test_cli_folder(frames, tmp_path):

@@ -114,6 +114,8 @@ case_ infer-output-no-folder    2 nodir/o.flo -- infer a.png b.png -o nodir/o.fl
 case_ infer-output-under-file   2 "" -- infer a.png b.png -o a_file/o.flo $CK
 case_ infer-output-is-folder    2 out_is_dir.flo -- infer a.png b.png -o out_is_dir.flo $CK
 case_ infer-output-bad-suffix   2 o.txt -- infer a.png b.png -o o.txt $CK
+case_ infer-video-one-frame     2 iv1 -- infer one_frame.mp4 -o iv1 $CK
+case_ infer-video-garbage       2 iv2 -- infer garbage.mp4 -o iv2 $CK
 case_ infer-good                0 "" -- infer a.png b.png -o good.flo $CK
 case_ eval-missing-folder       2 "" -- $EV --data nope
 case_ eval-empty-folder         2 "" -- $EV --data empty_dir
