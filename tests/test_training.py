@@ -95,24 +95,24 @@ def test_killed_mid_epoch_resumes_without_losing_a_completed_epoch(tmp_path, sig
 
     run = tmp_path / "run"
     args = [sys.executable, "-m", "flownet.cli", "train", "--data", "synthetic", "--out", run, "--width", "0.25",
-            "--crop", "64x64", "--batch-size", "2", "--synthetic-length", "4000", "--limit-train-batches", "100",
+            "--crop", "64x64", "--batch-size", "2", "--synthetic-length", "4000", "--limit-train-batches", "300",
             "--num-workers", "0", "--epochs", "2", "--accelerator", "cpu"]
     proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.time() + 300
     while not last.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert last.exists(), proc.stderr.read() if proc.poll() is not None else "no checkpoint in time"
-    time.sleep(1)  # into the second epoch (100 steps take several seconds)
+    # last.ckpt appears once epoch 0 is saved: the signal comes early in epoch 1 (300 steps: seconds at least)
     proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode != 0 and "Traceback" not in err, err
     saved = torch.load(last, weights_only=True)
-    assert saved["epoch"] == 0 and saved["global_step"] == 100  # the completed first epoch, whole
+    assert saved["epoch"] == 0 and saved["global_step"] == 300  # the completed first epoch, whole
     if sig == "SIGTERM":
         assert "--resume" in err.strip().splitlines()[-1]
 
     resumed = subprocess.run(list(map(str, args + ["--resume", last])), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     final = torch.load(last, weights_only=True)
-    assert final["epoch"] == 1 and final["global_step"] == 200  # the second epoch, trained once
+    assert final["epoch"] == 1 and final["global_step"] == 600  # the second epoch, trained once
