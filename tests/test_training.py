@@ -97,7 +97,9 @@ def test_killed_mid_epoch_resumes_without_losing_a_completed_epoch(tmp_path, sig
     args = [sys.executable, "-m", "flownet.cli", "train", "--data", "synthetic", "--out", run, "--width", "0.25",
             "--crop", "64x64", "--batch-size", "2", "--synthetic-length", "4000", "--limit-train-batches", "300",
             "--num-workers", "0", "--epochs", "2", "--accelerator", "cpu"]
-    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # as in a terminal: SIGINT is Ctrl-C (a shell's background jobs, CI's included, start with it ignored)
+    proc = subprocess.Popen(list(map(str, args)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     last = run / "checkpoints" / "last.ckpt"
     deadline = time.time() + 300
     while not last.exists() and proc.poll() is None and time.time() < deadline:
