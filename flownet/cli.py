@@ -180,15 +180,17 @@ def read_flow_marked(path: str):
     """A .flo or KITTI flow with its unknown pixels set to NaN (drawn black, left out of errors)."""
     from . import io
 
-    flow, valid = io.read_flow(path)
+    return mark_unknown(*io.read_flow(path))
+
+
+def mark_unknown(flow, valid):
+    """``flow`` (H x W x 2 array) with NaN where ``valid`` (H x W) is False."""
     flow[~valid] = float("nan")
     return flow
 
 
 def viz_compare(args: argparse.Namespace) -> int:
     """``flownet viz --compare``: image, ground truth, prediction and error for the first --count pairs."""
-    import numpy as np
-
     from . import io, viz
     from .evaluate import dataset_pairs, iter_predictions
 
@@ -198,8 +200,7 @@ def viz_compare(args: argparse.Namespace) -> int:
     flow_fn, _ = model_flow(args)
     rows = []
     for pair, sample, flow, _ in iter_predictions(pairs, flow_fn):
-        gt = io.tensor_to_flow(sample["flow"])
-        gt[~sample["valid"].numpy()] = np.nan  # unknown ground truth: black, and left out of the error
+        gt = mark_unknown(io.tensor_to_flow(sample["flow"]), sample["valid"].numpy())
         rows.append((pair.name, io.read_image(pair.img1), gt, io.tensor_to_flow(flow)))
     viz.save_figure(viz.compare_figure(rows), args.output)
     print(f"figure of {len(rows)} pairs written to {args.output}")
@@ -216,7 +217,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from . import io
-    from .interpolate import even_times, interpolate, interpolate_sequence, to_image, write_frames
+    from .interpolate import even_times, interpolate, interpolate_sequence, write_frames
 
     if args.frames is not None and args.frames < 1:
         raise FlowNetError(f"--frames must be at least 1, got {args.frames}")
@@ -236,10 +237,10 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     img0, img1 = (io.image_to_tensor(a) for a in io.read_pair(args.frame0, args.frame1))
     if args.frames:
         frames = interpolate(img0, img1, flow_fn, even_times(args.frames))
-        n = write_frames((to_image(f) for f in frames), Path(args.output))
+        n = write_frames((io.tensor_to_image(f) for f in frames), Path(args.output))
         print(f"{n} in-between frames written to {args.output}/")
     else:
-        io.write_image(args.output, to_image(interpolate(img0, img1, flow_fn, [args.t])[0]))
+        io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [args.t])[0]))
         print(f"frame at t={args.t:g} written to {args.output}")
     return 0
 

@@ -9,7 +9,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -188,6 +188,19 @@ def iter_predictions(pairs: list[PairFiles], flow_fn: FlowFn) -> Iterator[tuple[
         yield pair, sample, flow, time.perf_counter() - start
 
 
+def counted(items: Iterable, total: int, unit: str, show: bool = True) -> Iterator:
+    """``items``, with a 'k/total unit' counter on stderr when ``show``; the counter's line is ended also when a
+    bad file stops the loop (whose message then has a line of its own)."""
+    try:
+        for k, item in enumerate(items, 1):
+            if show:
+                print(f"\r  {k}/{total} {unit}", end="", flush=True, file=sys.stderr)
+            yield item
+    finally:
+        if show:
+            print(file=sys.stderr)
+
+
 def evaluate_epe(pairs: list[PairFiles], flow_fn: FlowFn, progress: bool = True) -> dict:
     """Per-pair metrics and their means over pairs (each pair weighs the same, whatever its size).
 
@@ -197,15 +210,9 @@ def evaluate_epe(pairs: list[PairFiles], flow_fn: FlowFn, progress: bool = True)
         raise FlowNetError("nothing to evaluate: no pairs")
     per_pair: dict[str, dict] = {}
     seconds = 0.0
-    try:
-        for k, (pair, sample, flow, dt) in enumerate(iter_predictions(pairs, flow_fn), 1):
-            per_pair[pair.name] = flow_metrics(flow, sample["flow"][None], sample["valid"][None])
-            seconds += dt
-            if progress:
-                print(f"\r  {k}/{len(pairs)} pairs", end="", flush=True, file=sys.stderr)
-    finally:  # end the progress line, also when a bad file stops the loop (its message then has its own line)
-        if progress:
-            print(file=sys.stderr)
+    for pair, sample, flow, dt in counted(iter_predictions(pairs, flow_fn), len(pairs), "pairs", progress):
+        per_pair[pair.name] = flow_metrics(flow, sample["flow"][None], sample["valid"][None])
+        seconds += dt
     result = {m: sum(p[m] for p in per_pair.values()) / len(per_pair) for m in METRICS}
     result.update(n=len(per_pair), seconds_per_pair=seconds / len(per_pair), pairs=per_pair)
     return result
@@ -251,19 +258,15 @@ def evaluate_interp(triplets: list[Path], flow_fn: FlowFn, name: str = "flownet"
 
     methods = {name: lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0], **INTERP_BASELINES}
     results = {m: {"triplets": {}, "seconds": 0.0} for m in methods}
-    for k, folder in enumerate(triplets, 1):
+    for folder in counted(triplets, len(triplets), "triplets", progress):
         f0, gt, f1 = (io.image_to_tensor(io.read_image(p)) for p in _triplet_files(folder))
         if not f0.shape == gt.shape == f1.shape:
             raise FlowNetError("frame0, gt and frame1 differ in size", folder)
         for method, make in methods.items():
             start = time.perf_counter()
-            mid = torch.round(make(f0, f1).clamp(0, 1) * 255) / 255
+            mid = io.image_to_tensor(io.tensor_to_image(make(f0, f1)))  # 8 bits, as a written frame
             results[method]["seconds"] += time.perf_counter() - start
             results[method]["triplets"][folder.name] = {"psnr": psnr(mid, gt), "ssim": ssim(mid, gt)}
-        if progress:
-            print(f"\r  {k}/{len(triplets)} triplets", end="", flush=True, file=sys.stderr)
-    if progress:
-        print(file=sys.stderr)
     for r in results.values():
         per = r["triplets"].values()
         r.update(psnr=sum(p["psnr"] for p in per) / len(per), ssim=sum(p["ssim"] for p in per) / len(per),

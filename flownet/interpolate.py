@@ -103,11 +103,6 @@ def even_times(n: int) -> list[float]:
     return [k / (n + 1) for k in range(1, n + 1)]
 
 
-def to_image(img: torch.Tensor) -> np.ndarray:
-    """1 x 3 x H x W tensor in [0, 1] -> H x W x 3 uint8."""
-    return (img[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
 # ----------------------------------------------------------------------------------------------- sequences
 def output_times(fps_in: Fraction, fps_out: Fraction) -> Iterator[tuple[int, Fraction]]:
     """For a stream resampled from ``fps_in`` to ``fps_out``: (input interval i, time t in [0, 1)) of each output
@@ -138,16 +133,16 @@ def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fr
             flows = None
             while i == index - 1:  # output frames between input frames index-1 and index
                 if t == 0:
-                    yield to_image(prev)
+                    yield io.tensor_to_image(prev)
                 else:
                     flows = flows or pair_flows(prev, cur, flow_fn)
-                    yield to_image(frame_at(prev, cur, flows, float(t)))
+                    yield io.tensor_to_image(frame_at(prev, cur, flows, float(t)))
                 i, t = next(times)
         prev = cur
     if index < 1:
         raise FlowNetError("fewer than two frames")
     if i == index and t == 0:
-        yield to_image(prev)
+        yield io.tensor_to_image(prev)
 
 
 def video_fps(path: Path) -> Fraction:
@@ -190,19 +185,13 @@ def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow
     expected = None if total is None else int((total - 1) * fps_out / fps_in) + 1
     frames = (frame for _, frame in iter_frames(source))
     try:
-        with tqdm(total=expected, desc="interpolate", unit="frame", disable=not progress) as bar:
-            stream = _counted(interpolate_stream(frames, flow_fn, fps_in, fps_out), bar)
+        with tqdm(interpolate_stream(frames, flow_fn, fps_in, fps_out), total=expected, desc="interpolate",
+                  unit="frame", disable=not progress) as stream:
             return _write_video(stream, out, fps_out) if to_video else write_frames(stream, out)
     except FlowNetError as e:
         if e.path is None:  # a problem of the stream: name the source
             raise FlowNetError(e.problem, source) from None
         raise
-
-
-def _counted(frames: Iterator[np.ndarray], bar) -> Iterator[np.ndarray]:
-    for frame in frames:
-        bar.update()
-        yield frame
 
 
 def _write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:

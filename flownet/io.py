@@ -161,6 +161,13 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
 
 
+def tensor_to_image(img: torch.Tensor) -> np.ndarray:
+    """1 x 3 x H x W or 3 x H x W tensor in [0, 1] -> H x W x 3 uint8 (rounded, as written to files)."""
+    if img.dim() == 4:
+        img = img[0]
+    return (img.detach().float().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
 def flow_to_tensor(flow: np.ndarray) -> torch.Tensor:
     """H x W x 2 -> 1 x 2 x H x W float32."""
     return torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
