@@ -59,15 +59,20 @@ def conv_flops(module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
 
 
 def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
-    """FLOPs of the model's convolutions for one eval-mode call on ``inputs`` (counted by forward hooks)."""
+    """FLOPs of the model's convolutions for one eval-mode call on ``inputs`` (counted by forward hooks; a
+    FlowNetS ``Block`` may run its convolution inside its own fused call, so it is counted as its convolution)."""
+    from .models.flownets import Block
+
     total = 0
 
     def hook(module: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
         nonlocal total
-        total += conv_flops(module, inp[0], out)
+        total += conv_flops(module[0] if isinstance(module, Block) else module, inp[0], out)
 
-    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    handles = [m.register_forward_hook(hook) for m in convs]
+    in_blocks = {id(m[0]) for m in model.modules() if isinstance(m, Block)}
+    layers = [m for m in model.modules() if isinstance(m, Block)
+              or (isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and id(m) not in in_blocks)]
+    handles = [m.register_forward_hook(hook) for m in layers]
     was_training = model.training
     try:
         with torch.inference_mode():

@@ -1,5 +1,6 @@
 """flownet bench: FLOP counting, the report's fields, precision choice, classical flow, the model's fast paths."""
 
+import contextlib
 import json
 
 import pytest
@@ -9,7 +10,15 @@ from torch import nn
 from flownet import bench, precision
 from flownet.cli import main
 from flownet.errors import FlowNetError
-from flownet.models import FlowNetS
+from flownet.models import FlowNetS, flownets
+
+
+@contextlib.contextmanager
+def torch_layers_only():
+    """Run the model as on a torch build without oneDNN's fused operators."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(flownets, "_onednn_available", lambda: False)
+        yield
 
 
 def test_flops_of_one_conv_layer_by_hand():
@@ -22,15 +31,16 @@ def test_flops_of_a_transposed_conv_by_hand():
     assert bench.count_flops(nn.Sequential(deconv), torch.rand(2, 8, 5, 6)) == 2 * 2 * 8 * 5 * 6 * 4 * 16
 
 
-def test_model_flops_include_conv1_as_computed_by_hand():
-    model = FlowNetS(width=0.25).eval()
-    img = torch.rand(1, 3, 64, 64)
-    seen = {}
-    model.encoder["conv1"][0].register_forward_hook(lambda m, i, o: seen.update(flops=bench.conv_flops(m, i[0], o)))
-    total = bench.count_flops(model, img, img)
-    cout = model.encoder["conv1"][0].out_channels  # 16 at width 0.25
-    assert seen["flops"] == 2 * 6 * cout * 7 * 7 * 32 * 32
-    assert total > seen["flops"] and model.training is False
+def test_full_network_flops_match_the_published_figure():
+    """FlowNetS at width 1.0 on a 384x512 pair: ~31.6 GFLOP (the developers' guide), 38.7M parameters; the
+    fused CPU path and torch's own layers are counted alike."""
+    model = FlowNetS(width=1.0).eval()
+    img = torch.rand(1, 3, 384, 512)
+    fused = bench.count_flops(model, img, img)
+    with torch_layers_only():  # each conv's own hook fires
+        plain = bench.count_flops(model, img, img)
+    assert fused == plain and abs(fused / 31.6e9 - 1) < 0.005 and model.training is False
+    assert abs(sum(p.numel() for p in model.parameters()) / 38.7e6 - 1) < 0.005
 
 
 def test_precision_auto_follows_native_bf16():
@@ -97,16 +107,42 @@ def test_channels_last_input_gives_the_same_flow():
     assert torch.allclose(ref, cl, atol=1e-5) and cl.is_contiguous()
 
 
-def test_matmul_path_of_small_layers_equals_torchs_layers(monkeypatch):
-    """The unfold/fold + matmul path (few positions, large weights) computes what nn.Conv2d/ConvTranspose2d do."""
-    from flownet.models import flownets
-
-    monkeypatch.setattr(flownets, "LARGE_WEIGHT", 0)
-    conv, deconv = flownets.Conv2d(8, 16, 3, 2, 1), flownets.ConvTranspose2d(8, 4, 4, 2, 1, bias=True)
-    x = torch.rand(2, 8, 6, 5)
+def test_fused_layers_compute_what_torchs_layers_do():
+    """The oneDNN path (packed weights, BatchNorm folded in, LeakyReLU fused) against torch's own layers, on
+    NCHW and channels_last inputs, after a size change and after new weights are loaded."""
+    torch.manual_seed(0)
+    conv = flownets.conv_block(8, 16, 3, 2, batch_norm=True)
+    conv[1].running_mean.uniform_(-1, 1), conv[1].running_var.uniform_(0.5, 2), conv[1].weight.data.uniform_(0.5, 2)
+    layers = [conv.eval(), flownets.deconv_block(8, 4).eval(), flownets.predict_flow(8), flownets.upsample_flow(),
+              flownets.Conv2d(8, 4, 3, 1, 1, bias=True)]
+    for layer in layers:
+        c = (layer[0] if isinstance(layer, nn.Sequential) else layer).in_channels
+        for x in (torch.rand(2, c, 13, 10), torch.rand(1, c, 7, 9).contiguous(memory_format=torch.channels_last)):
+            with torch.inference_mode():
+                fused = layer(x)
+                with torch_layers_only():
+                    plain = layer(x)
+            assert fused.shape == plain.shape and torch.allclose(fused, plain, atol=1e-5), layer
+    other = flownets.conv_block(8, 16, 3, 2, batch_norm=True).eval()
+    x = torch.rand(2, 8, 13, 10)
     with torch.inference_mode():
-        assert torch.allclose(conv(x), nn.Conv2d.forward(conv, x), atol=1e-5)
-        assert torch.allclose(deconv(x), nn.ConvTranspose2d.forward(deconv, x), atol=1e-5)
+        before = conv(x)
+        conv.load_state_dict(other.state_dict())  # the packed weights follow
+        after, want = conv(x), nn.Sequential.forward(other, x)
+    assert torch.allclose(after, want, atol=1e-5) and not torch.allclose(before, after, atol=1e-3)
+
+
+def test_model_fast_path_matches_torchs_layers_and_steps_aside_for_autograd():
+    model = FlowNetS(width=0.25, batch_norm=True).eval()
+    a, b = torch.rand(2, 3, 70, 100), torch.rand(2, 3, 70, 100)
+    with torch.inference_mode():
+        fused = model(a, b)
+        with torch_layers_only():
+            plain = model(a, b)
+    assert fused.is_contiguous() and torch.allclose(fused, plain, atol=1e-4)
+    a.requires_grad_(True)  # a gradient is wanted: torch's layers run
+    model(a, b).square().mean().backward()
+    assert a.grad is not None and a.grad.abs().sum() > 0
 
 
 def test_bf16_inference_is_close_and_returns_fp32():

@@ -10,6 +10,7 @@ in pixels (channel 0 = u to the right, 1 = v downwards). The network itself pred
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -43,18 +44,6 @@ class FlowNetSConfig:
     div_flow: float = 20.0
 
 
-SMALL_POSITIONS = 64  # layers with at most this many output positions (batch x H x W) and ...
-LARGE_WEIGHT = 2**20  # ... at least this many weights run as one matrix product on the CPU
-
-
-def _as_matmul(x: torch.Tensor, weight: torch.Tensor, positions: int) -> bool:
-    """Whether a layer is better run as one matrix product: on the CPU, oneDNN re-lays-out a convolution's
-    weights on every call, which costs far more than the arithmetic when there are few output positions (the
-    1/64-resolution layers of the full-width network: 2-6x faster as unfold + matmul, which reads them once)."""
-    return (x.device.type == "cpu" and positions <= SMALL_POSITIONS and weight.numel() >= LARGE_WEIGHT
-            and not torch.jit.is_tracing())  # an export keeps torch's layers (and dynamic shapes)
-
-
 def _cpu_autocast_dtype() -> torch.dtype | None:
     """The dtype of CPU autocast, None when it is off."""
     try:
@@ -63,71 +52,151 @@ def _cpu_autocast_dtype() -> torch.dtype | None:
         return torch.get_autocast_cpu_dtype() if torch.is_autocast_cpu_enabled() else None
 
 
-class _Layer(nn.Module):
-    """Parameters to compute with. In inference (no autograd) under CPU bf16 autocast: bf16 copies of the
-    weights, made once and again when they change, instead of autocast's cast on every call (a quarter of the
-    full network's bf16 time). The copies are plain attributes: the state dict is the same as torch's layers'."""
+@functools.cache
+def _onednn_available() -> bool:
+    """Whether this torch has oneDNN's fused convolutions with pre-packed weights (x86 builds: the ops that
+    ``torch.compile``'s CPU freezing uses)."""
+    try:
+        ops = torch.ops.mkldnn
+        return (torch.backends.mkldnn.is_available() and not ops._is_mkldnn_acl_supported()
+                and all(hasattr(ops, name) for name in ("_convolution_pointwise", "_convolution_transpose_pointwise",
+                                                         "_reorder_convolution_weight",
+                                                         "_reorder_convolution_transpose_weight")))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def fused_dtype(x: torch.Tensor, module: nn.Module) -> torch.dtype | None:
+    """The dtype in which ``module`` runs ``x`` through oneDNN's fused CPU path, or None for torch's own layers.
+
+    The fused path is for CPU inference: eval mode, nothing to differentiate, fp32 (or bf16 under CPU bf16
+    autocast), and not while torch.jit, torch.compile or the ONNX exporter records the model."""
+    if (x.device.type != "cpu" or module.training or not _onednn_available() or not torch.backends.mkldnn.enabled
+            or (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters())))
+            or torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()):
+        return None
+    dtype = _cpu_autocast_dtype() or x.dtype
+    return dtype if dtype in (torch.float32, torch.bfloat16) else None
+
+
+class _Fused:
+    """oneDNN's convolution with its weights packed once (and again when they or the input size change) into the
+    layout it computes in, an optional BatchNorm folded into them and LeakyReLU applied in the same pass.
+
+    Torch's own CPU layers re-lay-out the weights on every call, which costs more than the arithmetic in the
+    small 1/64-resolution layers (4x there), and run BatchNorm and LeakyReLU as separate passes over memory. The
+    packed copy is a plain attribute: the state dict is torch's."""
 
     weight: torch.Tensor
     bias: torch.Tensor | None
+    padding: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
 
-    def _params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        if x.device.type != "cpu" or torch.is_grad_enabled() or _cpu_autocast_dtype() != torch.bfloat16:
-            return x, self.weight, self.bias
-        key = (self.weight.data_ptr(), self.weight._version)
-        cached = self.__dict__.get("_bf16")
+    def fused(self, x: torch.Tensor, dtype: torch.dtype, bn: nn.BatchNorm2d | None = None,
+              slope: float | None = None) -> torch.Tensor:
+        """The layer (+ ``bn``) (+ LeakyReLU(``slope``)) on ``x`` in ``dtype``; ``x`` best in channels_last."""
+        x = x.to(dtype)
+        sources = [t for t in (self.weight, self.bias, *(() if bn is None else (*bn.parameters(), *bn.buffers())))
+                   if t is not None]
+        key = (tuple(x.shape), dtype, tuple((t.data_ptr(), t._version) for t in sources))
+        cached = self.__dict__.get("_packed")
         if cached is None or cached[0] != key:
-            bias = None if self.bias is None else self.bias.bfloat16()
-            cached = self.__dict__["_bf16"] = (key, self.weight.bfloat16(), bias)
-        return x.bfloat16(), cached[1], cached[2]
+            weight, bias = self._folded(bn)
+            cached = self.__dict__["_packed"] = (key, self._pack(weight.to(dtype), list(x.shape)),
+                                                 None if bias is None else bias.to(dtype))
+        attr, scalars = ("none", []) if slope is None else ("leaky_relu", [slope])
+        return self._run(x, cached[1], cached[2], attr, scalars)
+
+    def _folded(self, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Weight and bias with an eval-mode BatchNorm folded in."""
+        if bn is None:
+            return self.weight, self.bias
+        scale = torch.rsqrt(bn.running_var + bn.eps)
+        shift = -bn.running_mean * scale
+        if bn.affine:
+            scale, shift = scale * bn.weight, shift * bn.weight + bn.bias
+        out_dim = 1 if isinstance(self, nn.ConvTranspose2d) else 0
+        weight = self.weight * scale.view([-1 if d == out_dim else 1 for d in range(self.weight.dim())])
+        return weight, shift if self.bias is None else shift + self.bias * scale
+
+    def fusable(self) -> bool:
+        """Whether the fused path can run this layer's configuration."""
+        raise NotImplementedError
+
+    def _pack(self, weight: torch.Tensor, input_size: list[int]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _run(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, attr: str,
+             scalars: list[float]) -> torch.Tensor:
+        raise NotImplementedError
 
 
-class Conv2d(nn.Conv2d, _Layer):
-    """``nn.Conv2d`` (same parameters) that runs layers of few output positions as unfold + matmul."""
+class Conv2d(nn.Conv2d, _Fused):
+    """``nn.Conv2d`` (same parameters) with the fused oneDNN path in CPU inference."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x, weight, bias = self._params(x)
-        (k, _), (s, _), (p, _) = self.kernel_size, self.stride, self.padding
-        b, _, h, w = x.shape
-        ho, wo = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
-        if self.groups != 1 or isinstance(self.padding, str) or not _as_matmul(x, weight, b * ho * wo):
-            return self._conv_forward(x, weight, bias)
-        y = weight.flatten(1) @ F.unfold(x, k, padding=p, stride=s)
-        y = y if bias is None else y + bias[:, None]
-        return y.view(b, -1, ho, wo)
+        dtype = fused_dtype(x, self) if self.fusable() else None
+        return super().forward(x) if dtype is None else self.fused(x, dtype)
+
+    def fusable(self) -> bool:
+        return self.padding_mode == "zeros" and not isinstance(self.padding, str)
+
+    def _pack(self, weight: torch.Tensor, input_size: list[int]) -> torch.Tensor:
+        return torch.ops.mkldnn._reorder_convolution_weight(weight, list(self.padding), list(self.stride),
+                                                            list(self.dilation), self.groups, input_size)
+
+    def _run(self, x, weight, bias, attr, scalars):
+        return torch.ops.mkldnn._convolution_pointwise(x, weight, bias, list(self.padding), list(self.stride),
+                                                       list(self.dilation), self.groups, attr, scalars, "")
 
 
-class ConvTranspose2d(nn.ConvTranspose2d, _Layer):
-    """``nn.ConvTranspose2d`` (same parameters) that runs fp32 layers of few input positions as matmul + fold
-    (in bf16 oneDNN's own kernel is faster)."""
+class ConvTranspose2d(nn.ConvTranspose2d, _Fused):
+    """``nn.ConvTranspose2d`` (same parameters) with the fused oneDNN path in CPU inference."""
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if output_size is not None:
-            return super().forward(x, output_size)
-        x, weight, bias = self._params(x)
-        (k, _), (s, _), (p, _) = self.kernel_size, self.stride, self.padding
-        b, _, h, w = x.shape
-        if (self.groups != 1 or x.dtype != torch.float32 or _cpu_autocast_dtype() is not None
-                or not _as_matmul(x, weight, b * h * w)):
-            return F.conv_transpose2d(x, weight, bias, self.stride, self.padding, self.output_padding, self.groups,
-                                      self.dilation)
-        cols = weight.flatten(1).t() @ x.flatten(2)
-        y = F.fold(cols, ((h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k), k, padding=p, stride=s)
-        return y if bias is None else y + bias[:, None, None]
+        dtype = fused_dtype(x, self) if output_size is None else None
+        return super().forward(x, output_size) if dtype is None else self.fused(x, dtype)
+
+    def fusable(self) -> bool:
+        return True
+
+    def _pack(self, weight: torch.Tensor, input_size: list[int]) -> torch.Tensor:
+        return torch.ops.mkldnn._reorder_convolution_transpose_weight(
+            weight, list(self.padding), list(self.output_padding), list(self.stride), list(self.dilation),
+            self.groups, input_size)
+
+    def _run(self, x, weight, bias, attr, scalars):
+        return torch.ops.mkldnn._convolution_transpose_pointwise(
+            x, weight, bias, list(self.padding), list(self.output_padding), list(self.stride), list(self.dilation),
+            self.groups, attr, scalars, "")
 
 
-def conv_block(in_ch: int, out_ch: int, kernel: int, stride: int, batch_norm: bool) -> nn.Sequential:
+class Block(nn.Sequential):
+    """(Transposed) convolution (+ BatchNorm) + LeakyReLU: torch's layers in sequence, or one fused oneDNN call
+    in CPU inference (same state dict either way)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv, act = self[0], self[-1]
+        dtype = fused_dtype(x, self) if conv.fusable() else None
+        if dtype is None:
+            return super().forward(x)
+        return conv.fused(x, dtype, self[1] if len(self) == 3 else None, act.negative_slope)
+
+
+def conv_block(in_ch: int, out_ch: int, kernel: int, stride: int, batch_norm: bool) -> Block:
     """Convolution (+ BatchNorm) + LeakyReLU(0.1), 'same' padding."""
     layers: list[nn.Module] = [Conv2d(in_ch, out_ch, kernel, stride, (kernel - 1) // 2, bias=not batch_norm)]
     if batch_norm:
         layers.append(nn.BatchNorm2d(out_ch))
     layers.append(nn.LeakyReLU(0.1, inplace=True))
-    return nn.Sequential(*layers)
+    return Block(*layers)
 
 
-def deconv_block(in_ch: int, out_ch: int) -> nn.Sequential:
+def deconv_block(in_ch: int, out_ch: int) -> Block:
     """4x4/2 transposed convolution (doubles H and W) + LeakyReLU(0.1)."""
-    return nn.Sequential(ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.1, inplace=True))
+    return Block(ConvTranspose2d(in_ch, out_ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.1, inplace=True))
 
 
 def predict_flow(in_ch: int) -> nn.Conv2d:
@@ -183,18 +252,20 @@ class FlowNetS(nn.Module):
         if img1.shape != img2.shape or img1.dim() != 4 or img1.shape[1] != 3:
             raise ValueError(f"expected two B x 3 x H x W images of one size, got {tuple(img1.shape)}, {tuple(img2.shape)}")
         h, w = img1.shape[-2:]
-        # centred input, NCHW: channels_last measured no faster on an AVX-512 CPU (docs/performance.md)
-        x = (torch.cat([img1, img2], dim=1) - 0.5).contiguous()
+        x = torch.cat([img1, img2], dim=1) - 0.5  # centred input
         if self.training:
             if h % STRIDE or w % STRIDE:
                 raise ValueError(f"training input size must be a multiple of {STRIDE}, got {h}x{w}")
-            return self._multiscale(x)
+            return self._multiscale(x.contiguous())
         pad_h, pad_w = -h % STRIDE, -w % STRIDE
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        flow2 = self._multiscale(x)[0]
-        flow = F.interpolate(flow2.float(), scale_factor=4, mode="bilinear", align_corners=False)
-        return (flow[:, :, :h, :w] * self.config.div_flow).contiguous()
+        dtype = fused_dtype(x, self.encoder.conv1)
+        # oneDNN's fused path computes fastest in channels_last (1.3x), torch's own layers in NCHW
+        x = x.contiguous() if dtype is None else x.contiguous(memory_format=torch.channels_last).to(dtype)
+        flow2 = self._multiscale(x)[0].float().contiguous()
+        flow = F.interpolate(flow2, scale_factor=4, mode="bilinear", align_corners=False)
+        return flow[:, :, :h, :w].mul_(self.config.div_flow).contiguous()
 
     def _multiscale(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Encoder then decoder; returns [flow2, ..., flow6] in flow / div_flow units."""
