@@ -153,3 +153,22 @@ def test_bf16_inference_is_close_and_returns_fp32():
     ref, low = model_flow_fn(model, precision="fp32")(a, b), model_flow_fn(model, precision="bf16")(a, b)
     assert low.dtype == torch.float32
     assert (low - ref).abs().max() < 0.05 * ref.abs().max() + 1e-3
+
+
+def test_training_layouts_give_the_same_gradients(monkeypatch):
+    """CPU training keeps large tensors in channels_last and small ones in NCHW: same loss and gradients as NCHW."""
+    from flownet.metrics import multiscale_loss
+
+    torch.manual_seed(0)
+    model = FlowNetS(width=0.25, batch_norm=True).train()
+    a, b, gt = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128), torch.randn(2, 2, 128, 128)
+    grads = {}
+    for name, threshold in (("nchw", 10**9), ("mixed", 2 * 32 * 32)):  # mixed: 1/4 and larger in channels_last
+        monkeypatch.setattr(flownets, "CL_POSITIONS", threshold)
+        model.zero_grad()
+        flows = model(a, b)
+        multiscale_loss(flows, gt).backward()
+        grads[name] = [p.grad.clone() for p in model.parameters()]
+        layouts = [f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous() for f in flows]
+        assert layouts == ([False] * 5 if name == "nchw" else [True, False, False, False, False]), layouts
+    assert all((g - h).norm() < 1e-4 * g.norm() for g, h in zip(grads["nchw"], grads["mixed"]))  # rounding only
