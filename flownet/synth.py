@@ -174,20 +174,48 @@ def _affine(angle: torch.Tensor, sx: torch.Tensor, sy: torch.Tensor) -> torch.Te
     return torch.stack([torch.stack([c * sx, -s * sy], -1), torch.stack([s * sx, c * sy], -1)], -2)
 
 
-def _sample_layer(tex: torch.Tensor, lin: torch.Tensor, centre: torch.Tensor, size: tuple[int, int], mode: str) -> torch.Tensor:
-    """Draw textures placed by ``p = centre + lin @ q`` (q in [-1, 1]^2 over the texture) on an H x W frame.
+def _sample_layer(tex: torch.Tensor, lin: torch.Tensor, centre: torch.Tensor, size: tuple[int, int], mode: str,
+                  box: tuple[slice, slice] = (slice(None), slice(None))) -> torch.Tensor:
+    """Draw textures placed by ``p = centre + lin @ q`` (q in [-1, 1]^2 over the texture) on an H x W frame, or
+    on the part ``box`` (rows, columns) of it.
 
-    tex: N x C x h x w; lin: N x 2 x 2; centre: N x 2 (pixels) -> N x C x H x W.
+    tex: N x C x h x w; lin: N x 2 x 2; centre: N x 2 (pixels) -> N x C x H x W (or the box's size).
     """
     h, w = size
     inv = torch.linalg.inv(lin)
     # pixel p = half * p_n + half, with p_n the frame's normalised coordinates (align_corners=False)
     half = torch.tensor([w / 2, h / 2], device=tex.device)
     theta = torch.cat([inv * half, (inv @ (half - centre).unsqueeze(-1))], -1)  # q = theta @ [p_n, 1]
-    yn, xn = _unit_grid(h, w, tex.device)
+    yn, xn = (g[box] for g in _unit_grid(h, w, tex.device))
     t = theta.view(-1, 1, 1, 2, 3)
     grid = t[..., 0] * xn[..., None] + t[..., 1] * yn[..., None] + t[..., 2]  # N x H x W x 2
     return F.grid_sample(tex, grid, mode="bilinear", padding_mode=mode, align_corners=False)
+
+
+def _paint_objects(canvas: torch.Tensor, tex: torch.Tensor, lin: torch.Tensor, centre: torch.Tensor,
+                   active: torch.Tensor, top: torch.Tensor | None) -> None:
+    """Paint the active objects over ``canvas`` in layer order, each only inside its bounding box (outside it
+    the texture's zero padding leaves the canvas as it is); ``top``, if given, gets the index (1..K) of the
+    topmost object with alpha > 0.5 at each pixel.
+
+    canvas: N x 3 x H x W (changed in place); tex: N x K x 4 x S x S; lin: N x K x 2 x 2; centre: N x K x 2;
+    active: N x K; top: N x H x W.
+    """
+    n, _, h, w = canvas.shape
+    # half extent (x, y) of the placed texture, with its bilinear footprint (a texel beyond q = +-1) and a pixel
+    reach = lin.abs().sum(-1) * (1 + 2 / tex.shape[-1]) + 1
+    lo = (centre - reach).floor().clamp_min(0).long().tolist()
+    hi = torch.minimum((centre + reach).ceil(), torch.tensor([w, h], device=centre.device)).long().tolist()
+    for i, j in active.nonzero().tolist():
+        (x0, y0), (x1, y1) = lo[i][j], hi[i][j]
+        if x1 <= x0 or y1 <= y0:
+            continue
+        box = (slice(y0, y1), slice(x0, x1))
+        layer = _sample_layer(tex[i, j, None], lin[i, j, None], centre[i, j, None], (h, w), "zeros", box)[0]
+        under = canvas[i, :, box[0], box[1]]
+        under += layer[3:] * (layer[:3] - under)
+        if top is not None:
+            top[i, box[0], box[1]] = torch.where(layer[3] > 0.5, j + 1, top[i, box[0], box[1]])
 
 
 def object_canvases(gen: torch.Generator, n: int, device=None) -> torch.Tensor:
@@ -284,18 +312,11 @@ def render_pairs(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig
     lin2 = motion @ lin1
     centre2 = centre1 + shift
 
-    img, top = {}, None
+    img, top = {}, torch.zeros(n, h, w, dtype=torch.long, device=device)  # top: 0 = background
+    obj_tex = obj_tex.view(n, k, *obj_tex.shape[1:])
     for frame, (lin, centre) in enumerate([(lin1, centre1), (lin2, centre2)]):
-        canvas = _sample_layer(bg_tex, lin[:, 0], centre[:, 0], (h, w), "reflection")
-        layers = _sample_layer(obj_tex, lin[:, 1:].reshape(-1, 2, 2), centre[:, 1:].reshape(-1, 2), (h, w), "zeros")
-        alpha = layers.view(n, k, 4, h, w)[:, :, 3:] * active.view(n, k, 1, 1, 1)
-        for j in range(k):
-            canvas = canvas + alpha[:, j] * (layers.view(n, k, 4, h, w)[:, j, :3] - canvas)
-        if frame == 0:  # index of the topmost layer covering each pixel (0 = background)
-            order = torch.arange(1, k + 1, device=device).view(1, k, 1, 1)
-            covered = (alpha[:, :, 0] > 0.5) * order
-            top = covered.amax(1) if k else torch.zeros(n, h, w, dtype=torch.long, device=device)
-        img[frame] = canvas
+        img[frame] = _sample_layer(bg_tex, lin[:, 0], centre[:, 0], (h, w), "reflection")
+        _paint_objects(img[frame], obj_tex, lin[:, 1:], centre[:, 1:], active, top if frame == 0 else None)
 
     # a layer moves p to centre + shift + motion @ (p - centre): flow = (motion - I) @ p + offset
     eye = torch.eye(2, device=device)
