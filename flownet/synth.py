@@ -255,13 +255,15 @@ class TexturePools:
 
 def _vary(gen: torch.Generator, pool: torch.Tensor, n: int) -> torch.Tensor:
     """Pick ``n`` pool entries with random horizontal/vertical flips and a random order of the RGB channels."""
-    picked = pool[torch.randint(0, pool.shape[0], (n,), generator=gen, device=pool.device)]
-    flips = _rand(gen, n, 2, device=pool.device) < 0.5
-    picked = torch.where(flips[:, 0].view(n, 1, 1, 1), picked.flip(-1), picked)
-    picked = torch.where(flips[:, 1].view(n, 1, 1, 1), picked.flip(-2), picked)
-    perm = torch.argsort(_rand(gen, n, 3, device=pool.device), dim=1)
-    rgb = torch.gather(picked[:, :3], 1, perm.view(n, 3, 1, 1).expand(-1, -1, *picked.shape[-2:]))
-    return torch.cat([rgb, picked[:, 3:]], 1)
+    picks = torch.randint(0, pool.shape[0], (n,), generator=gen, device=pool.device).tolist()
+    flips = (_rand(gen, n, 2, device=pool.device) < 0.5).tolist()
+    perms = torch.argsort(_rand(gen, n, 3, device=pool.device), dim=1).tolist()
+    out = torch.empty((n, *pool.shape[1:]), dtype=pool.dtype, device=pool.device)
+    for i, (pick, (horizontal, vertical), perm) in enumerate(zip(picks, flips, perms)):
+        dims = [d for d, on in ((-1, horizontal), (-2, vertical)) if on]
+        tex = pool[pick].flip(dims) if dims else pool[pick]
+        out[i] = tex[perm + list(range(3, pool.shape[1]))]  # RGB in a new order, alpha (if any) kept
+    return out
 
 
 def render_pairs(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(), device=None,
