@@ -24,10 +24,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 WIDTHS, PRECISIONS = ("1.0", "0.5", "0.25"), ("fp32", "bf16")
 BENCHES = {  # JSON name: flownet bench arguments
-    **{f"infer_{w}_{p}": ["--what", "infer", "--width", w, "--precision", p] for w in WIDTHS for p in PRECISIONS},
+    **{f"infer_{w}_{p}": ["--what", "infer", "--width", w, "--precision", p, "--repeats", "20"]
+       for w in WIDTHS for p in PRECISIONS},
     "infer_1080p": ["--what", "infer", "--width", "1.0", "--size", "1080x1920", "--repeats", "3", "--warmup", "1"],
-    "train_1.0": ["--what", "train", "--width", "1.0", "--repeats", "4", "--warmup", "1"],
-    "data_0.5": ["--what", "data", "--width", "0.5", "--repeats", "5", "--warmup", "1"],
+    "train_1.0": ["--what", "train", "--width", "1.0", "--repeats", "6", "--warmup", "2"],
+    "data_0.5": ["--what", "data", "--width", "0.5", "--repeats", "12", "--warmup", "2"],
     "interp": ["--what", "interp", "--precision", "auto"],
     "classical": ["--what", "classical", "--precision", "auto"],
 }
