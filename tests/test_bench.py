@@ -130,6 +130,12 @@ def test_fused_layers_compute_what_torchs_layers_do():
         conv.load_state_dict(other.state_dict())  # the packed weights follow
         after, want = conv(x), nn.Sequential.forward(other, x)
     assert torch.allclose(after, want, atol=1e-5) and not torch.allclose(before, after, atol=1e-3)
+    with torch.inference_mode():  # weights made here keep no version counter: still no stale packed copy
+        made = flownets.conv_block(8, 4, 3, 1, batch_norm=False).eval()
+        made[0].bias.zero_()
+        first = made(x)
+        made[0].weight.mul_(2)  # LeakyReLU(2 z) = 2 LeakyReLU(z)
+        assert torch.allclose(made(x), 2 * first, atol=1e-5)
 
 
 def test_model_fast_path_matches_torchs_layers_and_steps_aside_for_autograd():

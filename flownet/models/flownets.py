@@ -66,6 +66,12 @@ def _onednn_available() -> bool:
         return False
 
 
+def _compiling() -> bool:
+    """Whether torch.compile is tracing the model (torch >= 2.3 can tell)."""
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    return bool(is_compiling and is_compiling())
+
+
 def fused_dtype(x: torch.Tensor, module: nn.Module) -> torch.dtype | None:
     """The dtype in which ``module`` runs ``x`` through oneDNN's fused CPU path, or None for torch's own layers.
 
@@ -73,7 +79,7 @@ def fused_dtype(x: torch.Tensor, module: nn.Module) -> torch.dtype | None:
     autocast), and not while torch.jit, torch.compile or the ONNX exporter records the model."""
     if (x.device.type != "cpu" or module.training or not _onednn_available() or not torch.backends.mkldnn.enabled
             or (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters())))
-            or torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling()):
+            or torch.jit.is_tracing() or torch.jit.is_scripting() or _compiling()):
         return None
     dtype = _cpu_autocast_dtype() or x.dtype
     return dtype if dtype in (torch.float32, torch.bfloat16) else None
@@ -114,12 +120,14 @@ class _Fused:
         x = x.to(dtype)
         sources = [t for t in (self.weight, self.bias, *(() if bn is None else (*bn.parameters(), *bn.buffers())))
                    if t is not None]
-        key = (tuple(x.shape), dtype, tuple((t.data_ptr(), t._version) for t in sources))
+        # weights made under inference_mode keep no version counter: packed anew on every call
+        key = None if any(t.is_inference() for t in sources) else (
+            tuple(x.shape), dtype, tuple((t.data_ptr(), t._version) for t in sources))
         cached = self.__dict__.get("_packed")
-        if cached is None or cached[0] != key:
+        if key is None or cached is None or cached[0] != key:
             weight, bias = self._folded(bn)
-            cached = self.__dict__["_packed"] = (key, self._pack(weight.to(dtype), list(x.shape)),
-                                                 None if bias is None else bias.to(dtype))
+            cached = (key, self._pack(weight.to(dtype), list(x.shape)), None if bias is None else bias.to(dtype))
+            self.__dict__["_packed"] = cached
         attr, scalars = ("none", []) if slope is None else ("leaky_relu", [slope])
         return self._run(x, cached[1], cached[2], attr, scalars)
 
