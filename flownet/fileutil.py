@@ -12,6 +12,14 @@ from typing import Iterator
 from .errors import FlowNetError
 
 
+def _default_mode(folder: bool) -> int:
+    """The permissions a plain open() or mkdir() would give under the current umask (temporary files and folders
+    are created private, 0600 / 0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
@@ -35,6 +43,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp_path
         try:
+            os.chmod(tmp_path, _default_mode(folder=False))
             os.replace(tmp_path, target)
         except OSError as e:
             raise FlowNetError(f"cannot write here ({e.strerror})", target) from None
@@ -64,6 +73,7 @@ def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
             for f in sorted(tmp.iterdir()):
                 os.replace(f, target / f.name)
         else:
+            os.chmod(tmp, _default_mode(folder=True))
             os.rename(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
