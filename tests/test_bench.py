@@ -1,7 +1,9 @@
 """flownet bench: FLOP counting, the report's fields, precision choice, classical flow, the model's fast paths."""
 
 import contextlib
+import copy
 import json
+import pickle
 
 import pytest
 import torch
@@ -146,6 +148,9 @@ def test_model_fast_path_matches_torchs_layers_and_steps_aside_for_autograd():
         with torch_layers_only():
             plain = model(a, b)
     assert fused.is_contiguous() and torch.allclose(fused, plain, atol=1e-4)
+    with torch.inference_mode():  # copies and pickles leave the packed weights (opaque tensors) behind
+        assert torch.equal(copy.deepcopy(model)(a, b), fused)
+        assert torch.equal(pickle.loads(pickle.dumps(model))(a, b), fused)
     a.requires_grad_(True)  # a gradient is wanted: torch's layers run
     model(a, b).square().mean().backward()
     assert a.grad is not None and a.grad.abs().sum() > 0

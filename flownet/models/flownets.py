@@ -131,6 +131,13 @@ class _Fused:
         attr, scalars = ("none", []) if slope is None else ("leaky_relu", [slope])
         return self._run(x, cached[1], cached[2], attr, scalars)
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles of the layer leave the packed weights behind (oneDNN's opaque tensors have no
+        storage to copy); they are packed again on first use."""
+        state = super().__getstate__()  # nn.Module's
+        state.pop("_packed", None)
+        return state
+
     def _folded(self, bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight and bias with an eval-mode BatchNorm folded in."""
         if bn is None:
@@ -155,7 +162,7 @@ class _Fused:
         raise NotImplementedError
 
 
-class Conv2d(nn.Conv2d, _Fused):
+class Conv2d(_Fused, nn.Conv2d):
     """``nn.Conv2d`` (same parameters) with the fused oneDNN path in CPU inference."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -174,7 +181,7 @@ class Conv2d(nn.Conv2d, _Fused):
                                                        list(self.dilation), self.groups, attr, scalars, "")
 
 
-class ConvTranspose2d(nn.ConvTranspose2d, _Fused):
+class ConvTranspose2d(_Fused, nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` (same parameters) with the fused oneDNN path in CPU inference."""
 
     def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
