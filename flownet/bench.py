@@ -31,10 +31,13 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 # ----------------------------------------------------------------------------------------------- machine
 def machine(threads: int, command: list[str]) -> dict:
-    """What a report ran on: command line, CPU, ISA, threads, torch version."""
+    """What a report ran on: command line, CPU, ISA, threads, torch version, whether CPU inference can take
+    oneDNN's fused path (flownet.models.flownets)."""
+    from .models.flownets import onednn_available
+
     model, flags = cpu_info()
     return {"command": " ".join(command), "cpu": model, "isa": isa_level(flags), "native_bf16": native_bf16(flags),
-            "threads": threads, "torch": torch.__version__}
+            "threads": threads, "torch": torch.__version__, "onednn_fused": onednn_available()}
 
 
 # ----------------------------------------------------------------------------------------------- measuring
@@ -308,7 +311,8 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
     prec = resolve_precision(precision)
     out: dict = {"machine": machine(torch.get_num_threads(), command), "precision": prec}
     m = out["machine"]
-    print(f"command:   {m['command']}\ncpu:       {m['cpu']} ({m['isa']}), {m['threads']} threads, torch {m['torch']}")
+    print(f"command:   {m['command']}\ncpu:       {m['cpu']} ({m['isa']}), {m['threads']} threads, torch {m['torch']}, "
+          f"oneDNN fused inference {'on' if m['onednn_fused'] else 'off (torch layers)'}")
     print(f"precision: {prec} (asked: {precision}); width {width:g}; inference size {size[0]}x{size[1]}")
     if "infer" in whats:
         r = out["infer"] = bench_infer(width, size, batch or 1, prec, repeats, warmup, m["threads"])

@@ -19,7 +19,7 @@ from flownet.models import FlowNetS, flownets
 def torch_layers_only():
     """Run the model as on a torch build without oneDNN's fused operators."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flownets, "_onednn_available", lambda: False)
+        mp.setattr(flownets, "onednn_available", lambda: False)
         yield
 
 

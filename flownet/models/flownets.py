@@ -53,7 +53,7 @@ def _cpu_autocast_dtype() -> torch.dtype | None:
 
 
 @functools.cache
-def _onednn_available() -> bool:
+def onednn_available() -> bool:
     """Whether this torch has oneDNN's fused convolutions with pre-packed weights (x86 builds: the ops that
     ``torch.compile``'s CPU freezing uses)."""
     try:
@@ -77,7 +77,7 @@ def fused_dtype(x: torch.Tensor, module: nn.Module) -> torch.dtype | None:
 
     The fused path is for CPU inference: eval mode, nothing to differentiate, fp32 (or bf16 under CPU bf16
     autocast), and not while torch.jit, torch.compile or the ONNX exporter records the model."""
-    if (x.device.type != "cpu" or module.training or not _onednn_available() or not torch.backends.mkldnn.enabled
+    if (x.device.type != "cpu" or module.training or not onednn_available() or not torch.backends.mkldnn.enabled
             or (torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters())))
             or torch.jit.is_tracing() or torch.jit.is_scripting() or _compiling()):
         return None
