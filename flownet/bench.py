@@ -358,5 +358,8 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["memory"]:  # the subprocess of peak_memory
+    from .alloc import keep_large_blocks
+
+    keep_large_blocks()  # as the flownet command does
     width_, h, w, p, n = sys.argv[2:7]
     print(json.dumps(memory_probe(float(width_), (int(h), int(w)), p, int(n))))

@@ -4,6 +4,10 @@ import contextlib
 import copy
 import json
 import pickle
+import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -183,3 +187,44 @@ def test_training_layouts_give_the_same_gradients(monkeypatch):
         layouts = [f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous() for f in flows]
         assert layouts == ([False] * 5 if name == "nchw" else [True, False, False, False, False]), layouts
     assert all((g - h).norm() < 1e-4 * g.norm() for g, h in zip(grads["nchw"], grads["mixed"]))  # rounding only
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_flow_predictor_in_training_is_the_3x3_convolution(layout):
+    """CPU training computes the 2-channel predictor as a 1x1 convolution to (tap, channel) products summed over
+    shifted taps: the same output and the same gradients as torch's 3x3 convolution with that weight."""
+    torch.manual_seed(0)
+    predictor = flownets.predict_flow(12).train()
+    nn.init.normal_(predictor.weight)
+    x = torch.randn(2, 12, 9, 13).contiguous(memory_format=layout).requires_grad_()
+    out = predictor(x)
+    want_x = x.detach().clone().requires_grad_()
+    want_w = predictor.weight.detach().clone().requires_grad_()
+    want = torch.nn.functional.conv2d(want_x, want_w, padding=1)
+    assert out.shape == want.shape and torch.allclose(out, want, atol=1e-5)
+    grad = torch.randn_like(want)
+    out.backward(grad)
+    want.backward(grad)
+    assert torch.allclose(x.grad, want_x.grad, atol=1e-5)
+    assert torch.allclose(predictor.weight.grad, want_w.grad, atol=1e-4)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not Path("/proc/self/maps").exists(),
+                    reason="glibc's malloc on Linux only")
+def test_large_tensors_come_from_the_heap_once_kept():
+    """Without keep_large_blocks a 64 MB tensor gets a memory map of its own (faulted in anew every time); with
+    it, the process heap (reused)."""
+    probe = (
+        "import sys, torch\n"
+        "from flownet.alloc import keep_large_blocks\n"
+        "if sys.argv[1] == 'keep': assert keep_large_blocks()\n"
+        "block = torch.empty(2**24)\n"
+        "ptr = block.data_ptr()\n"
+        "for line in open('/proc/self/maps'):\n"
+        "    span, *rest = line.split()\n"
+        "    lo, hi = (int(v, 16) for v in span.split('-'))\n"
+        "    if lo <= ptr < hi: print(rest[4] if len(rest) > 4 else 'anonymous')\n"
+    )
+    where = {mode: subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True)
+             .stdout.strip() for mode in ("plain", "keep")}
+    assert where == {"plain": "anonymous", "keep": "[heap]"}
