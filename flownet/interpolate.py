@@ -187,14 +187,15 @@ def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow
     try:
         with tqdm(interpolate_stream(frames, flow_fn, fps_in, fps_out), total=expected, desc="interpolate",
                   unit="frame", disable=not progress) as stream:
-            return _write_video(stream, out, fps_out) if to_video else write_frames(stream, out)
+            return write_video(stream, out, fps_out) if to_video else write_frames(stream, out)
     except FlowNetError as e:
         if e.path is None:  # a problem of the stream: name the source
             raise FlowNetError(e.problem, source) from None
         raise
 
 
-def _write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:
+def write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:
+    """Frames (H x W x 3 uint8) as an H.264 video at ``fps``, written atomically; returns the frame count."""
     import imageio.v2 as iio2
 
     n = 0

@@ -83,6 +83,12 @@ def test_bench_train_reports_pairs_per_second():
     assert r["pairs_per_s"] > 0 and r["gflop_per_step"] > 0 and r["ratio"] > 0
 
 
+def test_bench_interp_doubles_the_frames_of_a_video():
+    """4 frames of a generated video at x2: 3 new in-between frames, 7 written to the output video."""
+    r = bench.bench_interp((64, 96), "fp32", frames=4)
+    assert r["output_frames"] == 7 and r["frames_per_s"] > 0
+
+
 def test_classical_flow_recovers_a_translation():
     pytest.importorskip("cv2", reason="OpenCV is the optional 'bench' extra (pip install -e .[bench])")
     from flownet.classical import METHODS, classical_flow_fn
