@@ -26,29 +26,40 @@ from .precision import autocast, cpu_info, isa_level, native_bf16, resolve_preci
 
 WHATS = ("infer", "train", "data", "interp", "classical")
 CEILING_SHAPE = (256, 96, 128)  # channels (in = out), height, width of the ceiling's 3x3 convolution
+CUDA_CEILING_BATCH = 32
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 # ----------------------------------------------------------------------------------------------- machine
-def machine(threads: int, command: list[str]) -> dict:
+def machine(threads: int, command: list[str], device: torch.device) -> dict:
     """What a report ran on: command line, CPU, ISA, threads, torch version, whether CPU inference can take
-    oneDNN's fused path (flownet.models.flownets)."""
+    oneDNN's fused path (flownet.models.flownets), the device and its GPU's name."""
     from .models.flownets import onednn_available
 
     model, flags = cpu_info()
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     return {"command": " ".join(command), "cpu": model, "isa": isa_level(flags), "native_bf16": native_bf16(flags),
-            "threads": threads, "torch": torch.__version__, "onednn_fused": onednn_available()}
+            "threads": threads, "torch": torch.__version__, "onednn_fused": onednn_available(),
+            "device": str(device), "gpu": gpu, "cuda": torch.version.cuda if gpu else None}
 
 
 # ----------------------------------------------------------------------------------------------- measuring
-def timed(fn: Callable[[], object], repeats: int, warmup: int) -> dict:
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on a GPU (CPU work is done when the call returns)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], object], repeats: int, warmup: int, device: torch.device = torch.device("cpu")) -> dict:
     """Seconds per call of ``fn`` after ``warmup`` calls: median, min and max over ``repeats``."""
     for _ in range(warmup):
         fn()
+    synchronize(device)
     times = []
     for _ in range(max(1, repeats)):
         start = time.perf_counter()
         fn()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times)}
 
@@ -87,20 +98,22 @@ def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
     return total
 
 
-def conv_ceiling(precision: str, repeats: int, warmup: int) -> dict:
-    """GFLOP/s of one plain 3x3 convolution (CEILING_SHAPE), NCHW and channels_last; ``gflops`` = the better."""
+def conv_ceiling(precision: str, repeats: int, warmup: int, device: torch.device = torch.device("cpu")) -> dict:
+    """GFLOP/s of one plain 3x3 convolution (CEILING_SHAPE; a batch of CUDA_CEILING_BATCH on a GPU, which one
+    image would leave idle), NCHW and channels_last; ``gflops`` = the better."""
     c, h, w = CEILING_SHAPE
-    conv, x = nn.Conv2d(c, c, 3, padding=1), torch.randn(1, c, h, w)
-    flops = 2 * c * c * 9 * h * w
-    result = {"shape": f"1x{c}x{h}x{w} -> {c}, 3x3", "precision": precision}
+    n = CUDA_CEILING_BATCH if device.type == "cuda" else 1
+    conv, x = nn.Conv2d(c, c, 3, padding=1).to(device), torch.randn(n, c, h, w, device=device)
+    flops = 2 * n * c * c * 9 * h * w
+    result = {"shape": f"{n}x{c}x{h}x{w} -> {c}, 3x3", "precision": precision}
     for layout, fmt in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
         xf, cf = x.contiguous(memory_format=fmt), conv.to(memory_format=fmt)
 
         def run() -> None:
-            with torch.inference_mode(), autocast(precision):
+            with torch.inference_mode(), autocast(precision, device):
                 cf(xf)
 
-        t = timed(run, repeats, warmup)
+        t = timed(run, repeats, warmup, device)
         result[layout] = {"gflops": flops / t["median_s"] / 1e9, "gflops_best": flops / t["min_s"] / 1e9}
     best = max(("nchw", "channels_last"), key=lambda k: result[k]["gflops"])
     result.update(layout=best, gflops=result[best]["gflops"], gflops_best=result[best]["gflops_best"])
@@ -138,53 +151,65 @@ def peak_memory(width: float, size: tuple[int, int], precision: str, threads: in
     return json.loads(done.stdout)
 
 
+def gpu_memory(run: Callable[[], object], device: torch.device) -> dict:
+    """Peak GPU memory torch allocates in one call of ``run`` (the model and inputs already there included)."""
+    synchronize(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    run()
+    synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device)
+    return {"peak_cuda_bytes": peak, "increase_bytes": peak - base}
+
+
 # ----------------------------------------------------------------------------------------------- the benches
 def bench_infer(width: float, size: tuple[int, int], batch: int, precision: str, repeats: int, warmup: int,
-                threads: int) -> dict:
+                threads: int, device: torch.device = torch.device("cpu")) -> dict:
     """Forward time per pair of FlowNetS(width).eval() on plain NCHW fp32 inputs, FLOPs, GFLOP/s, ratio to the
-    ceiling of the same precision, peak memory."""
+    ceiling of the same precision, peak memory (CPU: RSS of a fresh process; GPU: what torch allocated)."""
     from .models import FlowNetS
 
-    model = FlowNetS(width=width).eval()
-    img1, img2 = torch.rand(batch, 3, *size), torch.rand(batch, 3, *size)
+    model = FlowNetS(width=width).eval().to(device)
+    img1, img2 = (torch.rand(batch, 3, *size, device=device) for _ in range(2))
     flops = count_flops(model, img1, img2)
 
     def run() -> None:
-        with torch.inference_mode(), autocast(precision):
+        with torch.inference_mode(), autocast(precision, device):
             model(img1, img2).float()
 
-    t = timed(run, repeats, warmup)
-    ceilings = {p: conv_ceiling(p, max(repeats, 5), warmup) for p in dict.fromkeys(("fp32", precision))}
+    t = timed(run, repeats, warmup, device)
+    ceilings = {p: conv_ceiling(p, max(repeats, 5), warmup, device) for p in dict.fromkeys(("fp32", precision))}
     ceiling = ceilings[precision]
     gflops, gflops_best = flops / t["median_s"] / 1e9, flops / t["min_s"] / 1e9
     return {"width": width, "size": list(size), "batch": batch, "precision": precision,
             "ms_per_pair": {k.replace("_s", ""): v * 1e3 / batch for k, v in t.items()},
             "gflop_per_pair": flops / batch / 1e9, "gflops": gflops, "gflops_best": gflops_best,
             "ceiling": ceilings, "ratio": gflops / ceiling["gflops"], "ratio_best": gflops_best / ceiling["gflops_best"],
-            "memory": peak_memory(width, size, precision, threads)}
+            "memory": gpu_memory(run, device) if device.type == "cuda" else peak_memory(width, size, precision, threads)}
 
 
 def bench_train(width: float, crop: tuple[int, int], batch: int, precision: str, repeats: int, warmup: int,
-                ceiling_gflops: float | None = None) -> dict:
+                ceiling_gflops: float | None = None, device: torch.device = torch.device("cpu")) -> dict:
     """Pairs/s of full training steps (forward in train mode, multiscale loss, backward, Adam) on random data;
     a step is counted as 3 x the forward FLOPs."""
     from .metrics import multiscale_loss
     from .models import FlowNetS
 
-    model = FlowNetS(width=width, batch_norm=True).train()
+    model = FlowNetS(width=width, batch_norm=True).train().to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    img1, img2, gt = torch.rand(batch, 3, *crop), torch.rand(batch, 3, *crop), 5 * torch.randn(batch, 2, *crop)
+    img1, img2 = (torch.rand(batch, 3, *crop, device=device) for _ in range(2))
+    gt = 5 * torch.randn(batch, 2, *crop, device=device)
     flops = 3 * count_flops(model, img1, img2)
 
     def step() -> None:
-        with autocast(precision):
+        with autocast(precision, device):
             loss = multiscale_loss(model(img1, img2), gt)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    t = timed(step, repeats, warmup)
-    ceiling = ceiling_gflops or conv_ceiling(precision, 5, 1)["gflops"]
+    t = timed(step, repeats, warmup, device)
+    ceiling = ceiling_gflops or conv_ceiling(precision, 5, 1, device)["gflops"]
     gflops = flops / t["median_s"] / 1e9
     return {"width": width, "crop": list(crop), "batch": batch, "precision": precision,
             "pairs_per_s": batch / t["median_s"], "s_per_step": t, "gflop_per_step": flops / 1e9, "gflops": gflops,
@@ -235,14 +260,15 @@ def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3) -
     write_video((tex[k * step : k * step + h, k * step : k * step + w] for k in range(count)), path, Fraction(25))
 
 
-def bench_interp(size: tuple[int, int], precision: str, frames: int = 12, factor: int = 2) -> dict:
+def bench_interp(size: tuple[int, int], precision: str, frames: int = 12, factor: int = 2,
+                 device: torch.device = torch.device("cpu")) -> dict:
     """Output frames/s of ``flownet interpolate`` (x ``factor``) on a generated video of ``size`` with the
     shipped model, decoding and encoding (H.264) included."""
     from .evaluate import model_flow_fn
     from .interpolate import interpolate_sequence
     from .weights import load_model
 
-    flow_fn = model_flow_fn(load_model(), precision=precision)
+    flow_fn = model_flow_fn(load_model(), device, precision)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src.mp4"
         moving_video(src, size, frames)
@@ -261,7 +287,7 @@ def classical_datasets() -> Iterator[tuple[str, Path]]:
             yield name, SHARED_DATA / name
 
 
-def bench_classical(precision: str, checkpoint: str | None = None) -> dict:
+def bench_classical(precision: str, checkpoint: str | None = None, device: torch.device = torch.device("cpu")) -> dict:
     """EPE and ms/pair of OpenCV's DIS (3 presets) and Farneback beside our model (default: the shipped
     checkpoint) on ../shared/data, or on 8 generated 384x512 pairs when it is absent."""
     from .classical import METHODS, classical_flow_fn, import_cv2
@@ -271,7 +297,7 @@ def bench_classical(precision: str, checkpoint: str | None = None) -> dict:
 
     import_cv2().setNumThreads(torch.get_num_threads())  # the same threads as ours
     checkpoint = checkpoint or str(default_checkpoint())
-    methods = {Path(checkpoint).name: model_flow_fn(load_model(checkpoint), precision=precision),
+    methods = {Path(checkpoint).name: model_flow_fn(load_model(checkpoint), device, precision),
                **{m: classical_flow_fn(m) for m in METHODS}}
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -293,8 +319,9 @@ def bench_classical(precision: str, checkpoint: str | None = None) -> dict:
 # ----------------------------------------------------------------------------------------------- report
 def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, int], batch: int | None,
               workers: int, threads: int | None, repeats: int, warmup: int, precision: str,
-              command: list[str]) -> dict:
-    """Run the chosen benches, print a report, return everything as one dict."""
+              command: list[str], device: str = "cpu") -> dict:
+    """Run the chosen benches on ``device`` (the data loaders on the CPU), print a report, return everything as
+    one dict."""
     whats = WHATS if what == "all" else (what,)
     if what != "all" and what not in WHATS:
         raise FlowNetError(f"unknown bench '{what}' (use {', '.join(WHATS)} or all)")
@@ -304,14 +331,19 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
         torch.set_num_threads(threads)
     if repeats < 1 or warmup < 0 or (batch is not None and batch < 1) or workers < 0:
         raise FlowNetError("--repeats and --batch must be at least 1, --warmup and --workers at least 0")
-    prec = resolve_precision(precision)
-    out: dict = {"machine": machine(torch.get_num_threads(), command), "precision": prec}
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed sizes: let cuDNN pick its fastest kernels
+    prec = resolve_precision(precision, dev)
+    out: dict = {"machine": machine(torch.get_num_threads(), command, dev), "precision": prec}
     m = out["machine"]
     print(f"command:   {m['command']}\ncpu:       {m['cpu']} ({m['isa']}), {m['threads']} threads, torch {m['torch']}, "
           f"oneDNN fused inference {'on' if m['onednn_fused'] else 'off (torch layers)'}")
+    if m["gpu"]:
+        print(f"device:    {m['device']}: {m['gpu']}, CUDA {m['cuda']}")
     print(f"precision: {prec} (asked: {precision}); width {width:g}; inference size {size[0]}x{size[1]}")
     if "infer" in whats:
-        r = out["infer"] = bench_infer(width, size, batch or 1, prec, repeats, warmup, m["threads"])
+        r = out["infer"] = bench_infer(width, size, batch or 1, prec, repeats, warmup, m["threads"], dev)
         t, c = r["ms_per_pair"], r["ceiling"][prec]
         print(f"infer:     {t['median']:.1f} ms/pair (min {t['min']:.1f}, max {t['max']:.1f}), "
               f"{r['gflop_per_pair']:.2f} GFLOP/pair, {r['gflops']:.0f} GFLOP/s")
@@ -321,12 +353,12 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
         print(f"ratio:     {r['ratio']:.2f} of the {prec} ceiling (best times: {r['ratio_best']:.2f}, "
               f"{r['gflops_best']:.0f} / {c['gflops_best']:.0f} GFLOP/s)")
         mem = r["memory"]
-        print("memory:    " + (f"peak RSS {mem['peak_rss_bytes'] / 2**20:.0f} MiB, "
-                                f"+{mem['increase_bytes'] / 2**20:.0f} MiB for the forward" if "error" not in mem
-                                else f"not measured ({mem['error']})"))
+        kind, peak = ("GPU", mem["peak_cuda_bytes"]) if "peak_cuda_bytes" in mem else ("RSS", mem.get("peak_rss_bytes"))
+        print("memory:    " + (f"peak {kind} {peak / 2**20:.0f} MiB, +{mem['increase_bytes'] / 2**20:.0f} MiB for "
+                                f"the forward" if "error" not in mem else f"not measured ({mem['error']})"))
     if "train" in whats or "data" in whats:
         ceiling = out.get("infer", {}).get("ceiling", {}).get(prec, {}).get("gflops")
-        r = out["train"] = bench_train(width, crop, batch or 8, prec, repeats, warmup, ceiling)
+        r = out["train"] = bench_train(width, crop, batch or 8, prec, repeats, warmup, ceiling, dev)
         print(f"train:     {r['pairs_per_s']:.2f} pairs/s (batch {r['batch']}, crop {crop[0]}x{crop[1]}, "
               f"{r['gflops']:.0f} GFLOP/s = {r['ratio']:.2f} of the ceiling)")
     if "data" in whats:
@@ -335,12 +367,12 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
             print(f"data:      {k} {r[k]['pairs_per_s']:.1f} pairs/s with {workers} workers = "
                   f"{r[k]['ratio_to_train']:.1f} x training")
     if "interp" in whats:
-        r = out["interp"] = bench_interp(size, prec)
+        r = out["interp"] = bench_interp(size, prec, device=dev)
         print(f"interp:    {r['frames_per_s']:.2f} output frames/s (x{r['factor']}, {size[0]}x{size[1]}, "
               f"shipped model, H.264 video in and out)")
     if "classical" in whats:
         try:
-            r = out["classical"] = bench_classical(prec)
+            r = out["classical"] = bench_classical(prec, device=dev)
         except FlowNetError as e:
             if what != "all":
                 raise

@@ -29,10 +29,18 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def pick_device(name: str = "auto") -> str:
-    """'auto' = CUDA when available, else CPU."""
+    """'auto' = CUDA when available, else CPU; a device that this machine or this torch lacks is a FlowNetError."""
     import torch
 
-    return ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(name).type
+    except RuntimeError:
+        raise FlowNetError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise FlowNetError(f"--device {name}: no CUDA GPU is available to this torch ({torch.__version__})")
+    return name
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -274,7 +282,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .evaluate import write_json
 
     result = run_bench(args.what, args.width, args.size, args.crop, args.batch, args.workers, args.threads,
-                       args.repeats, args.warmup, args.precision, ["flownet", *sys.argv[1:]])
+                       args.repeats, args.warmup, args.precision, ["flownet", *sys.argv[1:]], pick_device(args.device))
     if args.json:
         write_json(args.json, result)
         print(f"results written to {args.json}")
@@ -454,6 +462,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                    help="fp32, bf16 (autocast) or auto (bf16 where the CPU has native bf16, or on CUDA)")
+    p.add_argument("--device", default="auto", help="cpu, cuda (the data loaders stay on the CPU) or auto (CUDA "
+                                                    "when available)")
     p.add_argument("--json", help="write every number to this JSON file")
     p.set_defaults(func=cmd_bench)
 

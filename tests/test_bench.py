@@ -71,6 +71,7 @@ def test_bench_cli_writes_json(tmp_path, capsys):
                  "1", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert {"command", "cpu", "isa", "threads", "torch"} <= set(result["machine"])
+    assert result["machine"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     infer = result["infer"]
     assert {"median", "min", "max"} <= set(infer["ms_per_pair"])
     assert infer["gflop_per_pair"] > 0 and infer["ratio"] > 0 and infer["ceiling"]["fp32"]["gflops"] > 0

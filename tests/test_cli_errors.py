@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from flownet.io import write_flo, write_image
 from flownet.models import FlowNetS
@@ -69,6 +70,17 @@ def test_infer_not_a_checkpoint(files):
     r = run("infer", "a.png", "b.png", "-o", "o4.flo", "--checkpoint", "text.pt", "--device", "cpu", cwd=files)
     assert_one_line_error(r, "text.pt", "not a flownet checkpoint")
     assert no_leftovers(files, "o4.flo")
+
+
+@pytest.mark.parametrize("device, words", [
+    ("gpu", ["unknown device 'gpu'"]),
+    pytest.param("cuda", ["--device cuda", "no CUDA GPU"],
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
+])
+def test_infer_device_that_is_not_there(files, device, words):
+    r = run("infer", "a.png", "b.png", "-o", "o5.flo", "--checkpoint", "w.pt", "--device", device, cwd=files)
+    assert_one_line_error(r, *words)
+    assert no_leftovers(files, "o5.flo")
 
 
 def test_infer_output_is_a_folder(files):

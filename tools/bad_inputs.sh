@@ -110,6 +110,7 @@ case_ infer-missing-checkpoint  2 o6.flo -- infer a.png b.png -o o6.flo --checkp
 case_ infer-not-a-checkpoint    2 o7.flo -- infer a.png b.png -o o7.flo --checkpoint not_ckpt.pt --device cpu
 case_ infer-text-checkpoint     2 o8.flo -- infer a.png b.png -o o8.flo --checkpoint text.pt --device cpu
 case_ infer-checkpoint-width    2 o9.flo -- infer a.png b.png -o o9.flo --checkpoint wrongwidth.pt --device cpu
+case_ infer-unknown-device      2 o10.flo -- infer a.png b.png -o o10.flo --checkpoint w025.pt --device gpu
 case_ infer-output-no-folder    2 nodir/o.flo -- infer a.png b.png -o nodir/o.flo $CK
 case_ infer-output-under-file   2 "" -- infer a.png b.png -o a_file/o.flo $CK
 case_ infer-output-is-folder    2 out_is_dir.flo -- infer a.png b.png -o out_is_dir.flo $CK
