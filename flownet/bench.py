@@ -33,8 +33,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # ----------------------------------------------------------------------------------------------- machine
 def machine(threads: int, command: list[str], device: torch.device) -> dict:
     """What a report ran on: command line, CPU, ISA, threads, torch version, whether CPU inference can take
-    oneDNN's fused path (flownet.models.flownets), the device and its GPU's name."""
-    from .models.flownets import onednn_available
+    oneDNN's fused path (flownet.models.fused), the device and its GPU's name."""
+    from .models.fused import onednn_available
 
     model, flags = cpu_info()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
@@ -75,7 +75,7 @@ def conv_flops(module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
 def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
     """FLOPs of the model's convolutions for one eval-mode call on ``inputs`` (counted by forward hooks; a
     FlowNetS ``Block`` may run its convolution inside its own fused call, so it is counted as its convolution)."""
-    from .models.flownets import Block
+    from .models.fused import Block
 
     total = 0
 
