@@ -291,8 +291,9 @@ def bench_classical(precision: str, checkpoint: str | None = None, device: torch
     """EPE and ms/pair of OpenCV's DIS (3 presets) and Farneback beside our model (default: the shipped
     checkpoint) on ../shared/data, or on 8 generated 384x512 pairs when it is absent."""
     from .classical import METHODS, classical_flow_fn, import_cv2
-    from .data import load_pair, write_synthetic_chairs
-    from .evaluate import dataset_pairs, evaluate_epe, model_flow_fn
+    from .data import write_synthetic_chairs
+    from .datasets import dataset_pairs, load_pair
+    from .evaluate import evaluate_epe, model_flow_fn
     from .weights import default_checkpoint, load_model
 
     import_cv2().setNumThreads(torch.get_num_threads())  # the same threads as ours

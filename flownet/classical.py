@@ -6,14 +6,11 @@ Each ``classical_flow_fn(name)`` has the signature of ``evaluate.model_flow_fn``
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 
 from .errors import FlowNetError
-
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from .types import FlowFn
 
 DIS_PRESETS = {"dis-ultrafast": "ULTRAFAST", "dis-fast": "FAST", "dis-medium": "MEDIUM"}
 # OpenCV's recommended pairing poly_n 7 / poly_sigma 1.5, a classical pyramid, 15 px box window

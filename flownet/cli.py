@@ -111,7 +111,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import dataset_pairs, evaluate_epe, format_table, write_json, zero_flow_fn
+    from .datasets import dataset_pairs
+    from .evaluate import evaluate_epe, format_table, zero_flow_fn
+    from .fileutil import write_json
 
     if args.interp:
         return eval_interp(args)
@@ -135,7 +137,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def eval_interp(args: argparse.Namespace) -> int:
     """``flownet eval --interp``: PSNR/SSIM of our middle frames and of the baselines on triplet folders."""
-    from .evaluate import evaluate_interp, format_interp_table, interp_triplets, write_json
+    from .evaluate import evaluate_interp, format_interp_table, interp_triplets
+    from .fileutil import write_json
 
     triplets = interp_triplets(args.data)
     flow_fn, name = model_flow(args)
@@ -201,7 +204,8 @@ def mark_unknown(flow, valid):
 def viz_compare(args: argparse.Namespace) -> int:
     """``flownet viz --compare``: image, ground truth, prediction and error for the first --count pairs."""
     from . import io, viz
-    from .evaluate import dataset_pairs, iter_predictions
+    from .datasets import dataset_pairs
+    from .evaluate import iter_predictions
 
     if not args.data:
         raise FlowNetError("--compare needs --data DIR")
@@ -279,7 +283,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
-    from .evaluate import write_json
+    from .fileutil import write_json
 
     result = run_bench(args.what, args.width, args.size, args.crop, args.batch, args.workers, args.threads,
                        args.repeats, args.warmup, args.precision, ["flownet", *sys.argv[1:]], pick_device(args.device))

@@ -11,6 +11,7 @@ import numpy as np
 from . import io
 from .errors import FlowNetError
 from .fileutil import atomic_folder
+from .types import FlowFn
 from .viz import flow_to_color
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
@@ -61,7 +62,7 @@ def count_frames(source: Path) -> int | None:
         return None
 
 
-def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, save_as: str = "flo",
+def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: FlowFn, save_as: str = "flo",
                    progress: bool = True) -> list[Path]:
     """Flow from each frame to the next of ``source`` (folder or video), written to ``out`` as ``<name>.flo``,
     a colour ``<name>.png`` or a KITTI 16-bit ``<name>.png`` (``save_as``: flo, color, kitti), named after the

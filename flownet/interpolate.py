@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -26,9 +26,8 @@ import torch
 from . import io
 from .errors import FlowNetError
 from .fileutil import atomic_folder, atomic_path
+from .types import FlowFn
 from .warp import backward_warp, consistency_mask
-
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 SAME_LEVEL = 1.5 / 255  # largest absolute difference of frames that count as identical
 CUT_RESIDUAL = 0.10  # mean |I0 - I1 warped to I0| above which no flow explains the pair (a scene cut) ...

@@ -6,7 +6,8 @@ import torch
 
 from flownet.data import FlowDataModule, PairDataset
 from flownet.errors import FlowNetError
-from flownet.evaluate import dataset_pairs, detect_format, evaluate_epe, split_pairs, zero_flow_fn
+from flownet.datasets import dataset_pairs, detect_format, seeded_split
+from flownet.evaluate import evaluate_epe, zero_flow_fn
 from flownet.io import write_flo, write_image, write_kitti_flow
 
 H, W = 64, 80
@@ -126,8 +127,8 @@ def test_ambiguous_and_unknown_layouts(tmp_path, sintel):
 
 def test_split_is_seeded_and_disjoint(sintel):
     pairs = dataset_pairs(sintel)
-    train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
-    assert train == split_pairs(pairs, "train")
+    train, val = seeded_split(pairs, "train"), seeded_split(pairs, "val")
+    assert train == seeded_split(pairs, "train")
     assert set(train).isdisjoint(val) and len(train) + len(val) == len(pairs)
 
 
@@ -152,3 +153,15 @@ def test_eval_cli_on_a_list(pair_list, tmp_path):
                         str(pair_list), "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 5
+
+
+def test_data_and_evaluate_do_not_import_each_other():
+    """Training data and evaluation share flownet.datasets; neither module loads the other."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+             "print(sorted(m for m in ('flownet.data', 'flownet.evaluate') if m in sys.modules))")
+    for module, other in (("flownet.data", "flownet.evaluate"), ("flownet.evaluate", "flownet.data")):
+        out = subprocess.run([sys.executable, "-c", probe, module], capture_output=True, text=True, check=True).stdout
+        assert eval(out) == [module], f"{module} loads {other}"
