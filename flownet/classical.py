@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .errors import FlowNetError
+from .io import luma
 from .types import FlowFn
 
 DIS_PRESETS = {"dis-ultrafast": "ULTRAFAST", "dis-fast": "FAST", "dis-medium": "MEDIUM"}
@@ -29,8 +30,7 @@ def import_cv2():
 
 def to_gray8(img: torch.Tensor) -> np.ndarray:
     """3 x H x W float image in [0, 1] -> H x W uint8 gray."""
-    r, g, b = img.float().numpy()  # numpy: no thread-pool start-up for a small image
-    return np.rint(r * (0.299 * 255) + g * (0.587 * 255) + b * (0.114 * 255)).clip(0, 255).astype(np.uint8)
+    return np.rint(luma(img.float().numpy()) * 255).clip(0, 255).astype(np.uint8)  # numpy: no thread-pool start-up
 
 
 def classical_flow_fn(name: str) -> FlowFn:

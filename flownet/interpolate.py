@@ -52,18 +52,14 @@ class PairFlows:
     seen1: torch.Tensor | None = None
 
 
-def gray(img: torch.Tensor) -> torch.Tensor:
-    return (0.299 * img[:, 0] + 0.587 * img[:, 1] + 0.114 * img[:, 2])[:, None]
-
-
 def pair_flows(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn) -> PairFlows:
     """Flows both ways (one batched call), the consistency masks, and whether the pair is a cut or a repeat."""
     if (img0 - img1).abs().max() <= SAME_LEVEL:
         return PairFlows("same")
     flows = flow_fn(torch.cat([img0, img1]), torch.cat([img1, img0])).to(img0)
     f01, f10 = flows[: len(img0)], flows[len(img0):]
-    residual = (gray(img0) - gray(backward_warp(img1, f01)[0])).abs().mean()
-    plain = (gray(img0) - gray(img1)).abs().mean()
+    residual = (io.luma(img0) - io.luma(backward_warp(img1, f01)[0])).abs().mean()
+    plain = (io.luma(img0) - io.luma(img1)).abs().mean()
     if residual > CUT_RESIDUAL and residual > CUT_GAIN * plain:
         return PairFlows("cut")
     return PairFlows("flow", f01, f10, consistency_mask(f01, f10), consistency_mask(f10, f01))

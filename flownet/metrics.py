@@ -11,6 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .errors import FlowNetError
+
 # Loss weight of flow2 ... flow6 (FlowNet, Dosovitskiy et al. 2015).
 MULTISCALE_WEIGHTS = (0.005, 0.01, 0.02, 0.08, 0.32)
 METRICS = ("epe", "px1", "px3", "px5", "fl_all")  # of flow_metrics
@@ -110,7 +112,10 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 def ssim(img: torch.Tensor, ref: torch.Tensor, size: int = 11, sigma: float = 1.5) -> float:
     """Structural similarity (Wang et al., IEEE TIP 2004) of images in [0, 1]: Gaussian window 11, sigma 1.5,
     K1 = 0.01, K2 = 0.03, dynamic range 1; the SSIM map over window positions inside the image ('valid'), each
-    channel separately, averaged."""
+    channel separately, averaged. Images smaller than the window are a FlowNetError."""
+    h, w = img.shape[-2:]
+    if min(h, w) < size:
+        raise FlowNetError(f"SSIM needs images of at least {size}x{size} pixels, not {w}x{h}")
     c1, c2 = 0.01**2, 0.03**2
     x, y = img.double(), ref.double()
     ch = x.shape[1]
