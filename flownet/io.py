@@ -229,8 +229,9 @@ def write_kitti_flow(path: str | os.PathLike, flow: np.ndarray, valid: np.ndarra
     codes = np.round(zero_invalid(flow.astype(np.float64), valid) * 64.0 + 2**15)
     if codes.min() < 0 or codes.max() > 2**16 - 1:
         worst = np.abs(flow[valid]).max()
-        raise FlowNetError(f"flow reaches {worst:.1f} px, beyond the {KITTI_RANGE[0]:.0f} ... {KITTI_RANGE[1]:.2f} px a "
-                           "KITTI PNG holds: write .flo instead", path)
+        low, high = KITTI_RANGE
+        raise FlowNetError(f"flow reaches {worst:.1f} px, beyond the {low:.0f} ... {high:.2f} px a KITTI PNG holds: "
+                           "write .flo instead", path)
     write_png16(path, np.dstack([codes.astype(np.uint16), valid.astype(np.uint16)]))
 
 

@@ -36,7 +36,30 @@ def test_full_network_flops_match_the_published_figure():
     with torch_layers_only():  # each conv's own hook fires
         plain = bench.count_flops(model, img, img)
     assert fused == plain and abs(fused / 31.6e9 - 1) < 0.005 and model.training is False
+    assert fused == round(hand_gflop(1.0, 384, 512) * 1e9)
     assert abs(sum(p.numel() for p in model.parameters()) / 38.7e6 - 1) < 0.005
+
+
+def hand_gflop(width: float, h: int, w: int) -> float:
+    """FlowNetS's convolution GFLOP on an h x w pair (multiples of 64), from the layer table: 2 x in x out x k^2
+    per output position (transposed convolutions: per input position)."""
+    from flownet.models.flownets import DECODER, ENCODER
+
+    ch = {name: max(8, round(c * width)) for name, c, _, _ in ENCODER}
+    flops, in_ch, scale = 0, 6, 1
+    for name, _, k, stride in ENCODER:
+        scale *= stride
+        flops += 2 * in_ch * ch[name] * k * k * (h // scale) * (w // scale)
+        in_ch = ch[name]
+    flops += 2 * in_ch * 2 * 9 * (h // 64) * (w // 64)  # predict6
+    for out, skip in DECODER:  # deconv and flow up-sampling (per input position), then the predictor
+        positions = (h // scale) * (w // scale)
+        out = max(8, round(out * width))
+        flops += 2 * in_ch * out * 16 * positions + 2 * 2 * 2 * 16 * positions
+        scale //= 2
+        in_ch = ch[skip] + out + 2
+        flops += 2 * in_ch * 2 * 9 * (h // scale) * (w // scale)
+    return flops / 1e9
 
 
 def test_precision_auto_follows_native_bf16():
@@ -64,8 +87,12 @@ def test_bench_cli_writes_json(tmp_path, capsys):
     assert result["machine"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     infer = result["infer"]
     assert {"median", "min", "max"} <= set(infer["ms_per_pair"])
-    assert infer["gflop_per_pair"] > 0 and infer["ratio"] > 0 and infer["ceiling"]["fp32"]["gflops"] > 0
-    assert infer["memory"]["peak_rss_bytes"] > 0
+    assert infer["gflop_per_pair"] == pytest.approx(hand_gflop(0.25, 64, 64), rel=1e-9)
+    gflops = infer["gflop_per_pair"] / (infer["ms_per_pair"]["median"] / 1e3)  # the report's figures agree
+    assert infer["gflops"] == pytest.approx(gflops)
+    assert infer["ratio"] == pytest.approx(gflops / infer["ceiling"]["fp32"]["gflops"])
+    weights = sum(p.numel() * 4 for p in FlowNetS(width=0.25).parameters())
+    assert infer["memory"]["peak_rss_bytes"] > weights  # the model at least, in a process of its own
     assert "ratio" in capsys.readouterr().out
 
 

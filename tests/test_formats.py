@@ -130,7 +130,8 @@ def test_eval_masks_middlebury_unknown_flow(tmp_path):
         (tmp_path / seq).mkdir()
         for frame in ("frame10.png", "frame11.png"):
             write_image(tmp_path / seq / frame, rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
-        values = {(x, y): (1e10, 1e10) if (x * y) % 4 == 1 else (float(x), -2.0 * y) for x in range(w) for y in range(h)}
+        values = {(x, y): (1e10, 1e10) if (x * y) % 4 == 1 else (float(x), -2.0 * y)
+                  for x in range(w) for y in range(h)}
         (tmp_path / seq / "flow10.flo").write_bytes(flo_bytes(w, h, lambda x, y: values[x, y]))
         known.append([np.hypot(*uv) for uv in values.values() if uv[0] < 1e9])
     r = subprocess.run([sys.executable, "-m", "flownet.cli", "eval", "--epe", "--baseline", "zero", "--data",
