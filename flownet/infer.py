@@ -63,10 +63,11 @@ def count_frames(source: Path) -> int | None:
 
 
 def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: FlowFn, save_as: str = "flo",
-                   progress: bool = True) -> list[Path]:
+                   progress: bool = True, max_flow: float | None = None) -> list[Path]:
     """Flow from each frame to the next of ``source`` (folder or video), written to ``out`` as ``<name>.flo``,
     a colour ``<name>.png`` or a KITTI 16-bit ``<name>.png`` (``save_as``: flo, color, kitti), named after the
-    first frame of each pair. Returns the files written."""
+    first frame of each pair; colour pictures saturate at ``max_flow`` px (None: each its own largest speed).
+    Returns the files written."""
     from tqdm import tqdm
 
     if save_as not in SAVE_AS:
@@ -94,7 +95,7 @@ def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: F
                 elif save_as == "kitti":
                     io.write_kitti_flow(target, flow)
                 else:
-                    io.write_image(target, flow_to_color(flow))
+                    io.write_image(target, flow_to_color(flow, max_flow))
                 written.append(out / target.name)
                 bar.update()
             prev = (name, frame)

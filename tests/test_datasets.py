@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from flownet.data import FlowDataModule, PairDataset
+from flownet.data import PairDataset
+from flownet.datamodule import FlowDataModule
 from flownet.errors import FlowNetError
 from flownet.datasets import dataset_pairs, detect_format, seeded_split
 from flownet.evaluate import evaluate_epe, zero_flow_fn
