@@ -138,8 +138,8 @@ def eval_interp(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_interp, format_interp_table, interp_triplets, write_json
 
     triplets = interp_triplets(args.data)
-    flow_fn, name = model_flow(args)
-    results = evaluate_interp(triplets, flow_fn, name=f"flownet ({name})")
+    names = [n.strip() for n in args.flow.split(",") if n.strip()]
+    results = evaluate_interp(triplets, dict(chosen_flow(args, n) for n in names))
     print(format_interp_table(results))
     if args.json:
         write_json(args.json, {"data": str(args.data), "methods": results})
@@ -154,6 +154,21 @@ def model_flow(args: argparse.Namespace):
 
     checkpoint = args.checkpoint or default_checkpoint()
     return model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), Path(checkpoint).name
+
+
+FLOWS = ("model", "dis-medium", "dis-fast", "dis-ultrafast", "farneback")
+
+
+def chosen_flow(args: argparse.Namespace, name: str):
+    """(row name, flow function) of ``--flow NAME``: the model (``model_flow``) or a classical method (OpenCV)."""
+    if name == "model":
+        flow_fn, checkpoint = model_flow(args)
+        return f"flownet ({checkpoint})", flow_fn
+    if name not in FLOWS:
+        raise FlowNetError(f"unknown --flow '{name}' (use {', '.join(FLOWS)})")
+    from .classical import classical_flow_fn
+
+    return f"warp on {name} flow", classical_flow_fn(name)
 
 
 def cmd_viz(args: argparse.Namespace) -> int:
@@ -224,30 +239,38 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above which --force is needed
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from . import io
-    from .interpolate import even_times, interpolate, interpolate_sequence, write_frames
+    from .interpolate import even_times, interpolate, interpolate_sequence, interpolate_to_folder
 
     if args.frames is not None and args.frames < 1:
         raise FlowNetError(f"--frames must be at least 1, got {args.frames}")
-    if args.factor is not None and args.factor < 1:
-        raise FlowNetError(f"--factor must be at least 1, got {args.factor}")
+    if args.factor is not None and args.factor < 2:
+        raise FlowNetError(f"--factor must be an integer of at least 2, got {args.factor}")
+    for flag, many in (("--frames", args.frames), ("--factor", args.factor and args.factor - 1)):
+        if many and many > MAX_FRAMES and not args.force:
+            raise FlowNetError(f"{flag} {getattr(args, flag[2:])} makes {many} frames per pair (over {MAX_FRAMES}): "
+                               "add --force if you mean it")
     if not 0 <= args.t <= 1:
         raise FlowNetError(f"--t must be between 0 and 1, got {args.t}")
-    flow_fn, _ = model_flow(args)
     if args.frame1 is None:  # a video or a folder of frames
         if args.factor is None and args.fps is None:
             args.factor = 2
-        n = interpolate_sequence(args.frame0, args.output, flow_fn, args.factor, args.fps)
+        _, flow_fn = chosen_flow(args, args.flow)
+        n = interpolate_sequence(args.frame0, args.output, flow_fn, args.factor, args.fps, args.input_fps, args.crf,
+                                 say=lambda message: print(message, file=sys.stderr))
         print(f"{n} frames written to {args.output}")
         return 0
     if args.factor is not None or args.fps is not None:
         raise FlowNetError("--factor and --fps are for a video or a folder of frames; for two images use --t or --frames")
     img0, img1 = (io.image_to_tensor(a) for a in io.read_pair(args.frame0, args.frame1))
+    _, flow_fn = chosen_flow(args, args.flow)
     if args.frames:
-        frames = interpolate(img0, img1, flow_fn, even_times(args.frames))
-        n = write_frames((io.tensor_to_image(f) for f in frames), Path(args.output))
-        print(f"{n} in-between frames written to {args.output}/")
+        names = interpolate_to_folder(img0, img1, flow_fn, even_times(args.frames), args.output)
+        print(f"{len(names)} in-between frames written to {args.output}/ ({names[0]} ... {names[-1]}: t in the name)")
     else:
         io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [args.t])[0]))
         print(f"frame at t={args.t:g} written to {args.output}")
@@ -263,8 +286,13 @@ def cmd_infer(args: argparse.Namespace) -> int:
         if not Path(args.img1).exists():
             raise FlowNetError("no such folder or video", args.img1)
         flow_fn, _ = model_flow(args)
-        written = infer_sequence(args.img1, args.output, flow_fn, args.save_as)
-        print(f"{len(written)} flows written to {args.output}")
+        try:
+            written = infer_sequence(args.img1, args.output, flow_fn, args.save_as, args.resume)
+        except KeyboardInterrupt:
+            print(f"flownet: interrupted; the finished flows are in {args.output}: add --resume to go on",
+                  file=sys.stderr)
+            return 130
+        print(f"{len(written)} flows in {args.output}")
         return 0
     suffix = Path(args.output).suffix.lower()
     if suffix not in (".flo", ".png"):
@@ -385,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Flying Chairs split (official split file, else a seeded 0.8/0.2 split); other layouts "
                         "use every pair with ground truth")
     add_model_options(p)
+    p.add_argument("--flow", default="model",
+                   help="with --interp: flows to warp along, one row each, comma-separated: "
+                        f"{', '.join(FLOWS)} (e.g. model,dis-medium)")
     p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
                    help="evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) or "
                         "Farneback (needs the 'bench' extra: pip install -e .[bench])")
@@ -402,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "folder or video")
     p.add_argument("--save-as", choices=["flo", "color", "kitti"], default="flo",
                    help="for a folder or video: .flo files, colour-coded .png, or KITTI 16-bit .png")
+    p.add_argument("--resume", action="store_true",
+                   help="for a folder or video: skip pairs whose flow file is already in the output folder (each "
+                        "file is written whole as soon as it is computed, so an interrupted run keeps its flows)")
     add_model_options(p)
     p.set_defaults(func=cmd_infer)
 
@@ -432,16 +466,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("interpolate", formatter_class=fmt, help="make in-between frames by warping along the flow",
                        description="Two images: the frame at time --t between them (-o FRAME.png), or --frames N "
-                                   "evenly spaced ones (-o FOLDER). A video or a folder of frames: the whole "
-                                   "sequence at --factor times the frame rate, or at --fps (-o OUT.mp4 or a "
-                                   "folder). Identical frames are copied and scene cuts are not warped.")
+                                   "evenly spaced ones (-o FOLDER, named by their time: frame_t0.250.png, ...). A "
+                                   "video or a folder of frames (taken in name order, at --input-fps): the whole "
+                                   "sequence at --factor times the frame rate, or at --fps, as a video (.mp4 .mkv "
+                                   ".mov .m4v: H.264; .webm: VP9; .gif) that keeps the input's audio and colour "
+                                   "range, or as a folder of PNGs. Identical frames are copied and scene cuts are "
+                                   "not warped.")
     p.add_argument("frame0", metavar="FRAME0|VIDEO|FOLDER")
     p.add_argument("frame1", metavar="FRAME1", nargs="?")
     p.add_argument("-o", "--output", required=True, help="FRAME.png, a folder (--frames, frame folders) or OUT.mp4")
     p.add_argument("--t", type=float, default=0.5, help="time between the two images (0 = FRAME0, 1 = FRAME1)")
     p.add_argument("--frames", type=int, help="write this many evenly spaced in-between frames into -o FOLDER")
-    p.add_argument("--factor", type=int, help="video or frames: multiply the frame rate (default 2)")
+    p.add_argument("--factor", type=int, help="video or frames: multiply the frame rate by this integer >= 2 "
+                                              "(default 2)")
     p.add_argument("--fps", type=float, help="video or frames: resample to this frame rate instead")
+    p.add_argument("--input-fps", type=float, help="folder of frames: its frame rate (default 25)")
+    p.add_argument("--crf", type=int, help="video output quality, lower is better: H.264 (.mp4 .mkv .mov .m4v) "
+                                           "0-51, default 18; VP9 (.webm) 0-63, default 31")
+    p.add_argument("--force", action="store_true", help=f"allow over {MAX_FRAMES} frames per pair")
+    p.add_argument("--flow", default="model", choices=FLOWS,
+                   help="flow to warp along: our model, or OpenCV's DIS / Farneback (pip install -e .[bench])")
     add_model_options(p)
     p.set_defaults(func=cmd_interpolate)
 

@@ -46,7 +46,10 @@ def test_interpolate_two_images_and_n_frames(tmp_path, tiny_chairs):
     flownet("interpolate", a, b, "-o", tmp_path / "mid.png", "--t", 0.3)
     assert io.read_image(tmp_path / "mid.png").shape == io.read_image(a).shape
     flownet("interpolate", a, b, "--frames", 3, "-o", tmp_path / "frames")
-    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    names = ["frame_t0.250.png", "frame_t0.500.png", "frame_t0.750.png"]  # t in the name
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == names
+    flownet("interpolate", a, b, "-o", tmp_path / "half.png", "--t", 0.5)
+    assert np.array_equal(io.read_image(tmp_path / "frames" / names[1]), io.read_image(tmp_path / "half.png"))
 
 
 def make_triplets(root, n=2):
