@@ -508,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "0-51, default 18; VP9 (.webm) 0-63, default 31")
     p.add_argument("--force", action="store_true", help=f"allow over {MAX_FRAMES} frames per pair")
     p.add_argument("--flow", default="model", choices=FLOWS,
-                   help="flow to warp along: our model, or OpenCV's DIS / Farneback (pip install -e .[bench])")
+                   help="flow to warp along: our model (with --refine), or OpenCV's DIS / Farneback")
     add_model_options(p)
     p.set_defaults(func=cmd_interpolate)
 
