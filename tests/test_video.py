@@ -187,3 +187,35 @@ def test_probe_reads_what_ffmpeg_prints():
     assert info.frames == 1873
     plain = video.parse_probe("  Stream #0:0: Video: rawvideo (RGB[24] / 0x18424752), rgb24, 64x48, 10 fps")
     assert (plain.pix_fmt, plain.color_range, plain.colorspace, plain.audio) == ("rgb24", None, None, None)
+
+
+def flownet_cli(*args):
+    return subprocess.run([sys.executable, "-m", "flownet.cli", *map(str, args)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("args, words", [(["--frames", 1001], "--frames 1001 makes 1001 frames per pair (over 1000): "
+                                                               "add --force"),
+                                         (["--factor", 1], "--factor must be an integer of at least 2"),
+                                         (["--factor", 2, "--input-fps", -5], "--input-fps must be positive")])
+def test_cli_refuses_silly_frame_counts_in_one_line(tmp_path, args, words):
+    folder = frames_folder(tmp_path / "f")
+    second = [folder / "b.png"] if "--frames" in args else []
+    r = flownet_cli("interpolate", folder / "a.png" if second else folder, *second, "-o", tmp_path / "out", *args,
+                    "--device", "cpu")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]
+
+
+def test_cli_flow_choice_is_the_flow_used(tmp_path):
+    """--flow dis-fast on a folder gives exactly the frames of warping along OpenCV's DIS-fast flow."""
+    from flownet.classical import classical_flow_fn
+
+    folder = frames_folder(tmp_path / "f", n=3)
+    r = flownet_cli("interpolate", folder, "--factor", 2, "--flow", "dis-fast", "-o", tmp_path / "cli")
+    assert r.returncode == 0, r.stderr
+    assert "3 frames in name order, a.png to c.png, at 25 fps (the default" in r.stderr
+    interpolate_sequence(folder, tmp_path / "lib", classical_flow_fn("dis-fast"), factor=2, progress=False)
+    names = sorted(p.name for p in (tmp_path / "lib").iterdir())
+    assert names == sorted(p.name for p in (tmp_path / "cli").iterdir()) and len(names) == 5
+    for name in names:
+        assert np.array_equal(io.read_image(tmp_path / "cli" / name), io.read_image(tmp_path / "lib" / name))
