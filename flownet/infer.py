@@ -14,11 +14,12 @@ SAVE_AS = {"flo": ".flo", "color": ".png", "kitti": ".png"}
 
 
 def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, save_as: str = "flo",
-                   resume: bool = False, progress: bool = True) -> list[Path]:
+                   progress: bool = True, max_flow: float | None = None, resume: bool = False) -> list[Path]:
     """Flow from each frame to the next of ``source`` (folder or video), written to ``out`` as ``<name>.flo``,
     a colour ``<name>.png`` or a KITTI 16-bit ``<name>.png`` (``save_as``: flo, color, kitti), named after the
-    first frame of each pair. Each file is written atomically as soon as it is computed, so an interruption keeps
-    the finished ones; ``resume`` skips pairs whose file exists. Returns the files of all pairs."""
+    first frame of each pair; colour pictures saturate at ``max_flow`` px (None: each its own largest speed).
+    Each file is written atomically as soon as it is computed, so an interruption keeps the finished ones; ``resume``
+    skips pairs whose file exists. Returns the files of all pairs."""
     from tqdm import tqdm
 
     if save_as not in SAVE_AS:
@@ -45,7 +46,8 @@ def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, s
                                        f"{prev_frame.shape[1]}x{prev_frame.shape[0]}", source)
                 target = out / f"{prev_name}{SAVE_AS[save_as]}"
                 if not (resume and target.is_file()):
-                    write_flow(target, flow_fn(io.image_to_tensor(prev_frame), io.image_to_tensor(frame)), save_as)
+                    flow = flow_fn(io.image_to_tensor(prev_frame), io.image_to_tensor(frame))
+                    write_flow(target, flow, save_as, max_flow)
                 written.append(target)
                 bar.update()
             prev = (name, frame)
@@ -54,12 +56,13 @@ def infer_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn, s
     return written
 
 
-def write_flow(target: Path, flow, save_as: str) -> None:
-    """Write a 1 x 2 x H x W flow tensor as .flo, KITTI 16-bit PNG or colour PNG (atomically)."""
+def write_flow(target: Path, flow, save_as: str, max_flow: float | None = None) -> None:
+    """Write a 1 x 2 x H x W flow tensor as .flo, KITTI 16-bit PNG or colour PNG saturating at ``max_flow``
+    (atomically)."""
     flow = io.tensor_to_flow(flow)
     if save_as == "flo":
         io.write_flo(target, flow)
     elif save_as == "kitti":
         io.write_kitti_flow(target, flow)
     else:
-        io.write_image(target, flow_to_color(flow))
+        io.write_image(target, flow_to_color(flow, max_flow))

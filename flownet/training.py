@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -16,7 +16,8 @@ from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .alloc import keep_large_blocks
-from .data import FlowDataModule
+from .config import TrainConfig
+from .datamodule import FlowDataModule
 from .errors import FlowNetError
 from .metrics import epe, multiscale_loss
 from .models import FlowNetS
@@ -84,40 +85,6 @@ class FlowNetModule(pl.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
 
-@dataclass
-class TrainConfig:
-    """One training run (the defaults reproduce the reference recipe: Adam 1e-4, batch 8, 20 epochs)."""
-
-    data: str | None = None  # dataset folder or pair-list file (see data_format); None = the synthetic stream
-    data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
-    augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
-    out: str = "runs/flownets"
-    epochs: int = 20
-    batch_size: int = 8
-    width: float = 1.0
-    batch_norm: bool = False
-    lr: float = 1e-4
-    weight_decay: float = 4e-4
-    schedule: str = "multistep"
-    warmup_steps: int = 0
-    ema_decay: float = 0.0
-    crop: tuple[int, int] = (320, 448)
-    max_steps: int = -1
-    limit_train_batches: float | int | None = None
-    synthetic_length: int = 8000
-    num_workers: int = 2
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: int | str = "auto"
-    strategy: str = "auto"
-    num_nodes: int = 1
-    resume: str | None = None
-    init: str | None = None
-    seed: int = 0
-    val_every: int = 1
-    threads: int | None = None  # torch threads; None = the cores left over by the data workers
-
-
 def train(cfg: TrainConfig) -> Path:
     """Run training; returns the path of the exported weights (``<out>/model.pt``, best validation EPE)."""
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -126,7 +93,8 @@ def train(cfg: TrainConfig) -> Path:
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) - cfg.num_workers))
     if cfg.resume and not Path(cfg.resume).is_file():
         raise FlowNetError("no checkpoint to resume from", cfg.resume)
-    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length, seed=cfg.seed,
+    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length,
+                          synthetic_val=cfg.val_size, seed=cfg.seed,
                           data_format=cfg.data_format, augment=cfg.augment, shuffle=cfg.augment)
     data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
     module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,

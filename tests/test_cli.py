@@ -71,7 +71,8 @@ def test_train_eval_infer_round_trip(tiny_chairs, tmp_path):
             "--batch-size", "4", "--num-workers", "0")
     weights = run / "model.pt"
     assert weights.is_file()
-    out = flownet("eval", "--epe", "--data", tiny_chairs, "--checkpoint", weights, "--json", tmp_path / "e.json")
+    out = flownet("eval", "--epe", "--data", tiny_chairs, "--split", "val", "--checkpoint", weights,
+                  "--json", tmp_path / "e.json")
     assert json.loads((tmp_path / "e.json").read_text())["n"] == 3  # the validation split
     assert "model.pt" in out.stdout
 
@@ -126,3 +127,12 @@ def test_print_config_round_trip(tmp_path):
     assert "width: 0.5" in first and "crop: 256x320" in first and "limit_train_batches: null" in first
     (tmp_path / "c.yaml").write_text(first)
     assert flownet("train", "--config", tmp_path / "c.yaml", "--print-config").stdout == first
+
+
+def test_flag_equal_to_its_default_wins_over_the_config(tmp_path):
+    """--config sets epochs 5 and cosine; flags naming the built-in defaults (20, multistep) must still win."""
+    (tmp_path / "c.yaml").write_text("epochs: 5\nschedule: cosine\nbatch_size: 2\nbatch_norm: true\n")
+    out = flownet("train", "--config", tmp_path / "c.yaml", "--epochs", "20", "--schedule", "multistep",
+                  "--print-config").stdout
+    assert "epochs: 20\n" in out and "schedule: multistep\n" in out
+    assert "batch_size: 2\n" in out and "batch_norm: true\n" in out  # the file's other options stay

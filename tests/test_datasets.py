@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from flownet.data import FlowDataModule, PairDataset
+from flownet.data import PairDataset
+from flownet.datamodule import FlowDataModule
 from flownet.errors import FlowNetError
 from flownet.evaluate import dataset_pairs, detect_format, evaluate_epe, split_pairs, zero_flow_fn
 from flownet.io import write_flo, write_image, write_kitti_flow

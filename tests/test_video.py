@@ -195,8 +195,9 @@ def flownet_cli(*args):
 
 @pytest.mark.parametrize("args, words", [(["--frames", 1001], "--frames 1001 makes 1001 frames per pair (over 1000): "
                                                                "add --force"),
-                                         (["--factor", 1], "--factor must be an integer of at least 2"),
-                                         (["--factor", 2, "--input-fps", -5], "--input-fps must be positive")])
+                                         (["--factor", 1], "argument --factor: must be at least 2, got 1"),
+                                         (["--factor", 2, "--input-fps", -5],
+                                          "argument --input-fps: must be above 0, got -5")])
 def test_cli_refuses_silly_frame_counts_in_one_line(tmp_path, args, words):
     folder = frames_folder(tmp_path / "f")
     second = [folder / "b.png"] if "--frames" in args else []
