@@ -32,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=d.out, help="run folder")
     p.add_argument("--epochs", type=at_least(1), default=d.epochs, help="passes over the training set")
     p.add_argument("--batch-size", type=at_least(1), default=d.batch_size, help="pairs per optimiser step")
+    p.add_argument("--model", default=d.model, metavar="NAME",
+                   help="flownets, or flownets-stack (FlowNet 2.0's stacking: a second FlowNetS on the first's "
+                        "warped result; --init FLOWNETS.pt gives its frozen first stage)")
     p.add_argument("--width", type=at_least(0.01, float), default=d.width,
                    help="channel multiplier (1.0 = the paper's network)")
     p.add_argument("--batch-norm", action="store_true", default=d.batch_norm, help="BatchNorm in the encoder")
