@@ -108,13 +108,9 @@ def train(cfg: TrainConfig) -> Path:
         if module.ema_model is not None:
             module.ema_model.load_state_dict(state)
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
-    trainer = pl.Trainer(
+    trainer = lightning_trainer(
         default_root_dir=out,
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
@@ -131,6 +127,10 @@ def train(cfg: TrainConfig) -> Path:
         deterministic=False,
         enable_model_summary=False,
     )
+    try:  # only now that every option is known good
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
     try:
         trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
     except SIGTERMException:  # (Ctrl-C, SIGINT, is Lightning's: it says so and exits with status 1)
@@ -144,6 +144,18 @@ def train(cfg: TrainConfig) -> Path:
         model.load_state_dict(state)
         save_weights(model, exported, meta={"source": os.fspath(source), "train_config": _plain(asdict(cfg))})
     return exported
+
+
+def lightning_trainer(**options) -> pl.Trainer:
+    """``pl.Trainer(**options)``; options Lightning refuses (precision, accelerator, devices, strategy) are a
+    FlowNetError. Creates no folder."""
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return pl.Trainer(**options)
+    except (ValueError, MisconfigurationException, ModuleNotFoundError, RuntimeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FlowNetError(f"Lightning refused the options: {reason}") from None
 
 
 def _plain(d: dict) -> dict:
