@@ -1,4 +1,4 @@
-"""Classical optical flow from OpenCV (optional extra ``bench``) as flow functions: DIS and Farneback.
+"""Classical optical flow from OpenCV as flow functions: DIS and Farneback.
 
 Each ``classical_flow_fn(name)`` has the signature of ``evaluate.model_flow_fn``'s result: B x 3 x H x W images in
 [0, 1] -> B x 2 x H x W float32 flow in pixels. Images are converted to 8-bit gray (ITU-R 601 luma) first.
@@ -26,7 +26,7 @@ def import_cv2():
     try:
         import cv2
     except ImportError:
-        raise FlowNetError("OpenCV is not installed: pip install -e .[bench]") from None
+        raise FlowNetError("OpenCV is not installed: pip install opencv-python-headless") from None
     return cv2
 
 

@@ -26,20 +26,13 @@ import torch
 from . import io
 from .errors import FlowNetError
 from .fileutil import atomic_folder, atomic_path
-from .warp import backward_warp, consistency_mask
+from .warp import backward_warp, consistency_mask, intermediate_flows
 
 FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 SAME_LEVEL = 1.5 / 255  # largest absolute difference of frames that count as identical
 CUT_RESIDUAL = 0.10  # mean |I0 - I1 warped to I0| above which no flow explains the pair (a scene cut) ...
 CUT_GAIN = 0.6  # ... unless warping removed at least 40 % of the plain difference
-
-
-def intermediate_flows(f01: torch.Tensor, f10: torch.Tensor, t: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Super SloMo's approximation of the flows from time t to frame 0 and to frame 1."""
-    ft0 = -(1 - t) * t * f01 + t * t * f10
-    ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
-    return ft0, ft1
 
 
 @dataclass

@@ -99,16 +99,23 @@ def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
     p.add_argument("--precision", default=PRECISION_DEFAULT, choices=["fp32", "bf16", "auto"],
                    help=f"{when}fp32, bf16 (autocast; the flow stays fp32) or auto (bf16 on CUDA or on a CPU "
                         "with native bf16: it changes the EPE by under 0.1 %%)")
+    p.add_argument("--refine", default="fuse", choices=["fuse", "variational", "none"],
+                   help=f"{when}classical refinement of the network's flow (OpenCV): fuse = take OpenCV DIS's flow "
+                        "where it is self-consistent and matches better, then a variational pass; variational = "
+                        "coarse-to-fine variational refinement alone; none = the network alone")
 
 
 def model_flow(args: argparse.Namespace):
-    """(flow function, checkpoint name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in
-    ``--precision``."""
+    """(flow function, its name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in
+    ``--precision``, refined by ``--refine``."""
     from ..evaluate import model_flow_fn
+    from ..pipeline import refine_fn
     from ..weights import default_checkpoint, load_model
 
     checkpoint = args.checkpoint or default_checkpoint()
-    return model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), Path(checkpoint).name
+    flow_fn = refine_fn(model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), args.refine)
+    name = Path(checkpoint).name
+    return flow_fn, name if args.refine == "none" else f"{name} + {args.refine}"
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:

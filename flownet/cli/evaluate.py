@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_options(p)
     p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
                    help="--epe only: evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) "
-                        "or Farneback (needs the 'bench' extra: pip install -e .[bench])")
+                        "or Farneback")
     p.add_argument("--json", help="write the results to this JSON file (its folder must exist)")
     p.set_defaults(func=run)
 
