@@ -6,14 +6,12 @@ Each ``classical_flow_fn(name)`` has the signature of ``evaluate.model_flow_fn``
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 
 from .errors import FlowNetError
-
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from .io import luma
+from .types import FlowFn
 
 DIS_PRESETS = {"dis-ultrafast": "ULTRAFAST", "dis-fast": "FAST", "dis-medium": "MEDIUM"}
 # OpenCV's recommended pairing poly_n 7 / poly_sigma 1.5, a classical pyramid, 15 px box window
@@ -32,8 +30,7 @@ def import_cv2():
 
 def to_gray8(img: torch.Tensor) -> np.ndarray:
     """3 x H x W float image in [0, 1] -> H x W uint8 gray."""
-    r, g, b = img.float().numpy()  # numpy: no thread-pool start-up for a small image
-    return np.rint(r * (0.299 * 255) + g * (0.587 * 255) + b * (0.114 * 255)).clip(0, 255).astype(np.uint8)
+    return np.rint(luma(img.float().numpy()) * 255).clip(0, 255).astype(np.uint8)  # numpy: no thread-pool start-up
 
 
 def classical_flow_fn(name: str) -> FlowFn:

@@ -1,86 +1,30 @@
-"""Datasets: Flying Chairs folders, the synthetic chairs-like stream, training augmentation, the DataModule.
+"""Training data: torch Datasets over the layouts of ``flownet.datasets``, the synthetic chairs-like stream,
+training augmentation, and writing generated pairs in the Flying Chairs layout (Lightning's DataModule over them:
+``flownet.datamodule``).
 
-A sample is a dict of tensors: ``img1``, ``img2`` (3 x H x W float in [0, 1]), ``flow`` (2 x H x W, pixels) and
-``valid`` (H x W bool).
+A sample (``flownet.types.Sample``) is a dict of tensors: ``img1``, ``img2`` (3 x H x W float in [0, 1]), ``flow``
+(2 x H x W, pixels) and ``valid`` (H x W bool).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from . import io
+from .datasets import SPLIT_FILE, PairFiles, chairs_ids, chairs_split, load_pair
 from .errors import FlowNetError
 from .fileutil import atomic_path
 from .synth import SynthConfig, TexturePools, render_pairs
-
-SPLIT_FILE = "FlyingChairs_train_val.txt"
-SPLIT_SEED = 42
-TRAIN_FRACTION = 0.8
-
-Sample = dict[str, torch.Tensor]
+from .types import Sample
 
 
-# ----------------------------------------------------------------------------------------------- Flying Chairs
-def chairs_ids(root: str | os.PathLike) -> list[str]:
-    """Sorted ids of the ``<id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo`` triplets in ``root``."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FlowNetError("no such folder", root)
-    ids = sorted(p.name[: -len("_img1.ppm")] for p in root.glob("*_img1.ppm"))
-    if not ids:
-        raise FlowNetError("no Flying Chairs pairs (<id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo) in this folder", root)
-    for i in ids:
-        for part in ("img2.ppm", "flow.flo"):
-            if not (root / f"{i}_{part}").is_file():
-                raise FlowNetError(f"pair {i} has no {i}_{part}", root / f"{i}_img1.ppm")
-    return ids
-
-
-def chairs_split(root: str | os.PathLike, ids: list[str], split: str) -> list[str]:
-    """The ids of ``split`` ('train', 'val' or 'all').
-
-    Uses the official ``FlyingChairs_train_val.txt`` (one line per pair in id order: 1 = train, 2 = val) when the
-    folder has it, else a random 0.8 / 0.2 split seeded with 42 (the same on every machine).
-    """
-    if split == "all":
-        return ids
-    if split not in ("train", "val"):
-        raise FlowNetError(f"unknown split '{split}' (use train, val or all)")
-    split_file = Path(root) / SPLIT_FILE
-    if split_file.is_file():
-        marks = split_file.read_text().split()
-        if len(marks) != len(ids) or set(marks) - {"1", "2"}:
-            raise FlowNetError(f"expected {len(ids)} lines of 1 or 2 (one per pair), found {len(marks)}", split_file)
-        wanted = "1" if split == "train" else "2"
-        return [i for i, m in zip(ids, marks) if m == wanted]
-    order = list(ids)
-    random.Random(SPLIT_SEED).shuffle(order)
-    n_train = round(TRAIN_FRACTION * len(order))
-    chosen = set(order[:n_train] if split == "train" else order[n_train:])
-    return [i for i in ids if i in chosen]
-
-
-def load_pair(img1: str | os.PathLike, img2: str | os.PathLike, flow: str | os.PathLike | None = None) -> Sample:
-    """Read a pair (and its ground truth, if given) into a sample dict; sizes must agree."""
-    a, b = io.read_pair(img1, img2)
-    sample = {"img1": io.image_to_tensor(a)[0], "img2": io.image_to_tensor(b)[0]}
-    if flow is not None:
-        f, valid = io.read_flow(flow)
-        if f.shape[:2] != a.shape[:2]:
-            raise FlowNetError(f"flow is {f.shape[1]}x{f.shape[0]} but the images are {a.shape[1]}x{a.shape[0]}", flow)
-        sample["flow"] = io.flow_to_tensor(np.where(valid[..., None], f, 0))[0]
-        sample["valid"] = torch.from_numpy(valid)
-    return sample
-
-
+# ----------------------------------------------------------------------------------------------- datasets
 class FlyingChairs(Dataset):
     """A Flying Chairs folder (or any folder in its layout), one split, optionally augmented."""
 
@@ -102,10 +46,10 @@ class FlyingChairs(Dataset):
 
 
 class PairDataset(Dataset):
-    """Any list of pairs with ground truth (``flownet.evaluate.PairFiles``: Sintel, KITTI, a list file, ...),
-    optionally augmented as Flying Chairs is."""
+    """Any list of pairs with ground truth (Sintel, KITTI, a list file, ...), optionally augmented as Flying
+    Chairs is."""
 
-    def __init__(self, pairs: list, augment: "Augment | None" = None) -> None:
+    def __init__(self, pairs: list[PairFiles], augment: "Augment | None" = None) -> None:
         missing = [p for p in pairs if p.flow is None]
         if missing:
             raise FlowNetError(f"pair {missing[0].name} has no ground-truth flow to train on", missing[0].img1)

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from .data import Augment, FlyingChairs, PairDataset, SyntheticChairs, collate, synthetic_set
+from .datasets import dataset_pairs, detect_format, seeded_split
 from .errors import FlowNetError
 from .synth import SynthConfig
 
@@ -34,8 +35,6 @@ class FlowDataModule(pl.LightningDataModule):
             self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), self.synthetic_length, seed=self.seed)
             self.val_set = synthetic_set(self.synthetic_val, SynthConfig(), seed=10_000 + self.seed)
         else:
-            from .evaluate import dataset_pairs, detect_format, split_pairs
-
             # without augmentation: a fixed top-left crop (a multiple of 64), no flips, no jitter
             augment = Augment(crop=self.crop) if self.augment else Augment(crop=self.crop, flip=False, jitter=0.0,
                                                                            random=False)
@@ -45,7 +44,7 @@ class FlowDataModule(pl.LightningDataModule):
                 self.val_set = FlyingChairs(self.data, "val")
             else:  # other layouts: a seeded 0.8 / 0.2 split of all their pairs
                 pairs = dataset_pairs(self.data, "all", fmt)
-                train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
+                train, val = seeded_split(pairs, "train"), seeded_split(pairs, "val")
                 if not train or not val:
                     raise FlowNetError(f"{len(pairs)} pairs are too few to split into training and validation",
                                        self.data)

@@ -15,15 +15,13 @@ since ``fuse`` is the default). Shapes as everywhere: B x 3 x H x W images in [0
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 
 from .classical import import_cv2, to_gray8
+from .types import FlowFn
 from .warp import consistency_mask
 
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 REFINES = ("fuse", "variational", "none")
 FUSE_WINDOW = 7  # side of the box over which the brightness errors of the two candidates are compared
 FUSE_ROUND_TRIP = 1.0  # px: DIS's flow counts as consistent where forward then backward returns this close

@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from .models.synthesis import SynthesisNet
+from .types import FlowFn
 from .warp import backward_warp, intermediate_flows
-
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import run_bench
-    from ..evaluate import write_json
+    from ..fileutil import write_json
 
     if args.json:
         check_writable(args.json, "--json file")

@@ -106,8 +106,8 @@ def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
 
 
 def model_flow(args: argparse.Namespace):
-    """(flow function, its name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in
-    ``--precision``, refined by ``--refine``."""
+    """(flow function, name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in ``--precision``,
+    followed by the classical ``--refine`` step."""
     from ..evaluate import model_flow_fn
     from ..pipeline import refine_fn
     from ..weights import default_checkpoint, load_model
@@ -116,6 +116,21 @@ def model_flow(args: argparse.Namespace):
     flow_fn = refine_fn(model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), args.refine)
     name = Path(checkpoint).name
     return flow_fn, name if args.refine == "none" else f"{name} + {args.refine}"
+
+
+FLOWS = ("model", "dis-medium", "dis-fast", "dis-ultrafast", "farneback")  # choices of --flow
+
+
+def chosen_flow(args: argparse.Namespace, name: str):
+    """(row name, flow function) of ``--flow NAME``: the model (``model_flow``) or one of OpenCV's methods."""
+    if name == "model":
+        flow_fn, checkpoint = model_flow(args)
+        return f"flownet ({checkpoint})", flow_fn
+    if name not in FLOWS:
+        raise FlowNetError(f"unknown --flow '{name}' (use {', '.join(FLOWS)})")
+    from ..classical import classical_flow_fn
+
+    return f"warp on {name} flow", classical_flow_fn(name)
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """``flownet viz --compare``: image, ground truth, prediction and error for the first --count pairs."""
     from .. import io, viz
-    from ..evaluate import dataset_pairs, iter_predictions
+    from ..datasets import dataset_pairs
+    from ..evaluate import iter_predictions
 
     if not args.data:
         raise FlowNetError("--compare needs --data DIR")
