@@ -212,8 +212,8 @@ def compare_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]):
         ax_row[3].set_title(f"error, EPE {err[valid].mean():.2f} px" if valid.any() else "error", fontsize=9)
         for ax in ax_row:
             ax.set_axis_off()
-    fig.colorbar(shown, ax=axes[:, 3].tolist(), label="end-point error (px), one scale for all rows", shrink=0.6,
-                 extend="max")
+    label = "end-point error (px)" + (", all rows" if len(rows) > 1 else "")
+    fig.colorbar(shown, ax=axes[:, 3].tolist(), label=label, shrink=0.6 if len(rows) > 2 else 0.9, extend="max")
     return fig
 
 
