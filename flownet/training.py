@@ -156,6 +156,7 @@ def _train(cfg: TrainConfig) -> Path:
         if module.ema_model is not None:
             module.ema_model.load_state_dict(state)
     out = Path(cfg.out)
+    check_creatable(out)
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
     trainer = lightning_trainer(
@@ -192,6 +193,16 @@ def _train(cfg: TrainConfig) -> Path:
         model.load_state_dict(state)
         save_weights(model, exported, meta={"source": os.fspath(source), "train_config": _plain(asdict(cfg))})
     return exported
+
+
+def check_creatable(folder: Path) -> None:
+    """A FlowNetError now, before Lightning says anything, when ``folder`` could not be created: its nearest
+    existing ancestor is a file, or not writable. Creates nothing."""
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise FlowNetError(f"cannot create the run folder ({existing.name} is a file)", folder)
+    if existing != folder and not os.access(existing, os.W_OK | os.X_OK):
+        raise FlowNetError(f"cannot create the run folder ({existing} is not writable)", folder)
 
 
 def lightning_trainer(**options) -> pl.Trainer:

@@ -174,6 +174,8 @@ MODEL = ["--checkpoint", "w.pt", "--device", "cpu"]
     (["train", "--data", "synthetic", "--epochs", "0", "--out", "run"], ["argument --epochs"]),
     (["train", "--data", "synthetic", "--crop", "64x64", "--width", "0.25", "--precision", "foo",
       "--num-workers", "0", "--synthetic-length", "2", "--val-size", "1", "--out", "run"], ["precision", "foo"]),
+    (["train", "--data", "synthetic", "--crop", "64x64", "--width", "0.25", "--num-workers", "0",
+      "--synthetic-length", "2", "--val-size", "1", "--out", "a.png/run"], ["a.png/run", "a.png is a file"]),
     (["data", "synth", "--out", "d", "--count", "-1"], ["argument --count"]),
     (["bench", "--json", "nodir/b.json"], ["nodir"]),
 ], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0] in
