@@ -177,7 +177,8 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
     if img.ndim == 2:
         img = img[..., None]
     if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or 0 in img.shape[:2]:
-        raise FlowNetError(f"an image must be H x W x 3 (or x 4, x 1, or H x W grey), not an array of shape {img.shape}")
+        raise FlowNetError(f"an image must be H x W x 3 (or x 4, x 1, or H x W grey), not an array of shape "
+                           f"{img.shape}")
     if img.dtype == np.uint8:
         scale = 255.0
     elif img.dtype == np.uint16:

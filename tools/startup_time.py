@@ -75,8 +75,8 @@ def main() -> None:
         infer_imports = import_ms(["infer", args.img1, args.img2, "-o", out, "--refine", args.refine], "torch")
     model_s = model_seconds(args.img1, args.img2, args.refine, args.repeats)
     print(f"python -c 'import torch'      {torch_s:6.2f} s")
-    print(f"flownet --help                {help_s:6.2f} s  (imports {1000 * import_ms(['--help'], 'flownet.cli'):.0f} ms "
-          "of flownet.cli, no torch)")
+    help_ms = 1000 * import_ms(["--help"], "flownet.cli")
+    print(f"flownet --help                {help_s:6.2f} s  (imports {help_ms:.0f} ms of flownet.cli, no torch)")
     print(f"flownet infer (--refine {args.refine})  {infer_s:6.2f} s  (of which importing torch {infer_imports:.2f} s)")
     print(f"model: load + first flow     {model_s:6.2f} s")
     limit = 2 * torch_s + model_s
