@@ -151,13 +151,10 @@ def _train(cfg: TrainConfig) -> Path:
     if cfg.init:
         initialise(module, cfg.init)
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
+    check_creatable(out)
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
-    trainer = pl.Trainer(
+    trainer = lightning_trainer(
         default_root_dir=out,
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
@@ -174,6 +171,10 @@ def _train(cfg: TrainConfig) -> Path:
         deterministic=False,
         enable_model_summary=False,
     )
+    try:  # only now that every option is known good
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
     try:
         trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
     except SIGTERMException:  # (Ctrl-C, SIGINT, is Lightning's: it says so and exits with status 1)
@@ -203,6 +204,28 @@ def initialise(module: FlowNetModule, path: str) -> None:
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     for target in targets:
         target.load_state_dict(state)
+
+
+def check_creatable(folder: Path) -> None:
+    """A FlowNetError now, before Lightning says anything, when ``folder`` could not be created: its nearest
+    existing ancestor is a file, or not writable. Creates nothing."""
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise FlowNetError(f"cannot create the run folder ({existing.name} is a file)", folder)
+    if existing != folder and not os.access(existing, os.W_OK | os.X_OK):
+        raise FlowNetError(f"cannot create the run folder ({existing} is not writable)", folder)
+
+
+def lightning_trainer(**options) -> pl.Trainer:
+    """``pl.Trainer(**options)``; options Lightning refuses (precision, accelerator, devices, strategy) are a
+    FlowNetError. Creates no folder."""
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return pl.Trainer(**options)
+    except (ValueError, MisconfigurationException, ModuleNotFoundError, RuntimeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FlowNetError(f"Lightning refused the options: {reason}") from None
 
 
 def _plain(d: dict) -> dict:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate the README's accuracy tables with the project's own commands on the real data in ../shared/data:
 # flow EPE (shipped model, zero flow, OpenCV DIS and Farneback) and interpolation PSNR/SSIM.
-# Usage: bash tools/results.sh [SHARED_DATA]      (JSON files go to out/results/; needs the bench extra for OpenCV)
+# Usage: bash tools/results.sh [SHARED_DATA]      (JSON files go to out/results/; then docs/speed_accuracy.png is
+# drawn from them, so that the plot shows the table's numbers)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-../shared/data}
@@ -22,3 +23,4 @@ for data in middlebury ucf101; do
   echo "== interpolation, $data"
   $flownet eval --interp --data "$shared/interp/$data" --json "$out/interp-$data.json" 2>/dev/null
 done
+.venv/bin/python tools/plot_bench.py --results "$out" --plot docs/speed_accuracy.png --only-plot

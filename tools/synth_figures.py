@@ -20,23 +20,30 @@ import torch  # noqa: E402
 
 from flownet.datasets import dataset_pairs  # noqa: E402
 from flownet.fileutil import atomic_path  # noqa: E402
-from flownet.io import read_flow, write_image  # noqa: E402
+from flownet.io import read_flow  # noqa: E402
 from flownet.synth import SynthConfig, TexturePools, render_pairs  # noqa: E402
 from flownet.viz import flow_to_color  # noqa: E402
 
 
 def sample_grid(batch: dict, rows: int, out: Path) -> None:
-    """Rows of (first image, second image, flow colour), all flows on one colour scale."""
+    """Rows of (first image, second image, flow colour) under column titles; all flows on one colour scale,
+    whose speed of full saturation the flow column's title gives."""
     scale = float(batch["flow"][:rows].norm(dim=1).max())
-    tiles = []
-    for i in range(rows):
-        img1 = (batch["img1"][i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        img2 = (batch["img2"][i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        colour = flow_to_color(batch["flow"][i].permute(1, 2, 0).numpy(), max_flow=scale)
-        gap = np.full((img1.shape[0], 6, 3), 255, np.uint8)
-        tiles.append(np.concatenate([img1, gap, img2, gap, colour], 1))
-        tiles.append(np.full((6, tiles[-1].shape[1], 3), 255, np.uint8))
-    write_image(out, np.concatenate(tiles[:-1], 0))
+    h, w = batch["img1"].shape[-2:]
+    fig, axes = plt.subplots(rows, 3, figsize=(3 * 4, rows * 4 * h / w + 0.5), squeeze=False)
+    titles = ("first image (img1)", "second image (img2)", f"true flow img1 -> img2 (colour edge {scale:.3g} px)")
+    for i, ax_row in enumerate(axes):
+        ax_row[0].imshow(batch["img1"][i].permute(1, 2, 0).numpy())
+        ax_row[1].imshow(batch["img2"][i].permute(1, 2, 0).numpy())
+        ax_row[2].imshow(flow_to_color(batch["flow"][i].permute(1, 2, 0).numpy(), max_flow=scale))
+        for ax, title in zip(ax_row, titles):
+            ax.set_axis_off()
+            if i == 0:
+                ax.set_title(title, fontsize=11)
+    fig.tight_layout(h_pad=0.4, w_pad=0.4)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
 
 
 def magnitudes(pairs) -> np.ndarray:

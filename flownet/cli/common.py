@@ -26,7 +26,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is None or action.default is False or action.default == argparse.SUPPRESS or "default" in text or not action.option_strings:
+        no_value = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if no_value or "default" in text or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 

@@ -68,8 +68,8 @@ def listed(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
     return names
 
 
-def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str]:
-    """The pairs to score and a sentence saying which they are (the split 'auto' resolved)."""
+def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str, str]:
+    """The pairs to score, their split ('auto' resolved) and a sentence saying which they are."""
     from ..datasets import dataset_pairs, detect_format
 
     fmt = detect_format(Path(data)) if fmt == "auto" else fmt
@@ -78,25 +78,27 @@ def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str]:
             raise FlowNetError(f"--split {split}: only Flying Chairs folders have a split; this {fmt} data is "
                                "scored whole (leave --split out)")
         pairs = dataset_pairs(data, "all", fmt)
-        return pairs, f"all {len(pairs)} pairs of {data} ({fmt})"
+        return pairs, "all", f"all {len(pairs)} pairs of {data} ({fmt})"
     every = dataset_pairs(data, "all", fmt)
     if split == "auto":
         val = dataset_pairs(data, "val", fmt)
         if len(every) < SMALL_FOLDER or not val:
             why = f"under {SMALL_FOLDER} pairs" if len(every) < SMALL_FOLDER else "no validation pairs"
-            return every, f"all {len(every)} pairs of {data} (split auto: {why}; --split val for the validation split)"
+            return every, "all", (f"all {len(every)} pairs of {data} (split auto: {why}; --split val for the "
+                                  "validation split)")
         split = "val"
     pairs = dataset_pairs(data, split, fmt)
     if not pairs:
         raise FlowNetError(f"the {split} split of these {len(every)} pairs is empty: use --split all", data)
-    return pairs, f"{len(pairs)} of {len(every)} pairs of {data}: the {split} split (--split all for every pair)"
+    return pairs, split, (f"{len(pairs)} of {len(every)} pairs of {data}: the {split} split (--split all for "
+                          "every pair)")
 
 
 def run_epe(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate_epe, format_table, zero_flow_fn
     from ..fileutil import write_json
 
-    pairs, which = chosen_pairs(args.data, args.split, args.format)
+    pairs, split, which = chosen_pairs(args.data, args.split, args.format)
     print(f"scoring {which}")
     if args.baseline == "zero":
         name, flow_fn = "zero flow", zero_flow_fn
@@ -109,7 +111,7 @@ def run_epe(args: argparse.Namespace) -> int:
     result = evaluate_epe(pairs, flow_fn)
     print(format_table({name: result}))
     if args.json:
-        write_json(args.json, {"method": name, "data": str(args.data), "scored": which, **result})
+        write_json(args.json, {"method": name, "data": str(args.data), "split": split, "scored": which, **result})
         print(f"results written to {args.json}")
     return 0
 

@@ -10,6 +10,11 @@ from ..errors import FlowNetError
 from .common import add_command, at_least, parse_size, size_text
 
 DEFAULTS = TrainConfig()
+LIGHTNING_ADVERTS = ("💡 Tip:", "Loading `train_dataloader` to estimate")  # info lines that tell the user nothing
+HARMLESS_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's own use of torch's pytree API
+    r"Your `IterableDataset` has `__len__` defined",  # SyntheticChairs seeds each worker's scenes itself
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -130,6 +135,18 @@ def config_of(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**plain, **renamed)
 
 
+def quiet_lightning() -> None:
+    """Leave Lightning's adverts and the warnings known to be harmless here out of the command's output
+    (process-wide filters: set by the command, not by the library's ``train()``)."""
+    import logging
+    import warnings
+
+    for pattern in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: not record.getMessage().startswith(LIGHTNING_ADVERTS))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print_config(args)
@@ -137,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_of(args)
     from ..training import train  # Lightning: imported by this command only
 
+    quiet_lightning()
     exported = train(cfg)
     print(f"weights written to {exported}")
     return 0
