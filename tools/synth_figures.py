@@ -35,7 +35,7 @@ def sample_grid(batch: dict, rows: int, out: Path) -> None:
     titles = ["first frame (t = 0)", "exact middle frame (t = 0.5)", "second frame (t = 1)",
               f"flow, first to second (colour scale {scale:.0f} px)"]
     h, w = batch["img0"].shape[-2:]
-    fig, axes = plt.subplots(rows, 4, figsize=(4 * w / 100, rows * h / 100 + 0.4), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(rows, 4, figsize=(4 * w / 100, rows * h / 100 + 0.5), dpi=100, squeeze=False)
     for i in range(rows):
         tiles = [batch[k][i].permute(1, 2, 0).numpy() for k in ("img0", "gt", "img1")]
         tiles.append(flow_to_color(batch["flow"][i].permute(1, 2, 0).numpy(), max_flow=scale))
@@ -43,8 +43,10 @@ def sample_grid(batch: dict, rows: int, out: Path) -> None:
             axes[i, j].imshow(tile, interpolation="nearest")
             axes[i, j].set_axis_off()
             if i == 0:
-                axes[i, j].set_title(titles[j], fontsize=11)
-    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.003, top=1 - 0.35 / (rows * h / 100 + 0.4), wspace=0.02,
+                axes[i, j].set_title(titles[j], fontsize=18)
+        largest = float(batch["flow"][i].norm(dim=0).max())
+        axes[i, 3].text(0.02, 0.04, f"largest motion {largest:.1f} px", transform=axes[i, 3].transAxes, fontsize=14)
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.003, top=1 - 0.4 / (rows * h / 100 + 0.5), wspace=0.02,
                         hspace=0.02)
     with atomic_path(out) as tmp:
         fig.savefig(tmp)
