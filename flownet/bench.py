@@ -33,8 +33,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # ----------------------------------------------------------------------------------------------- machine
 def machine(threads: int, command: list[str], device: torch.device) -> dict:
     """What a report ran on: command line, CPU, ISA, threads, torch version, whether CPU inference can take
-    oneDNN's fused path (flownet.models.flownets), the device and its GPU's name."""
-    from .models.flownets import onednn_available
+    oneDNN's fused path (flownet.models.fused), the device and its GPU's name."""
+    from .models.fused import onednn_available
 
     model, flags = cpu_info()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
@@ -75,7 +75,7 @@ def conv_flops(module: nn.Module, inp: torch.Tensor, out: torch.Tensor) -> int:
 def count_flops(model: nn.Module, *inputs: torch.Tensor) -> int:
     """FLOPs of the model's convolutions for one eval-mode call on ``inputs`` (counted by forward hooks; a
     FlowNetS ``Block`` may run its convolution inside its own fused call, so it is counted as its convolution)."""
-    from .models.flownets import Block
+    from .models.fused import Block
 
     total = 0
 
@@ -251,8 +251,8 @@ def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3) -
     """A 25 fps video of ``count`` frames of a generated texture panning diagonally by ``step`` px per frame."""
     from fractions import Fraction
 
-    from .interpolate import write_video
     from .synth import textures
+    from .video import write_video
 
     h, w = size
     tex = textures(torch.Generator().manual_seed(0), 1, h + step * count, w + step * count)[0]
@@ -291,8 +291,9 @@ def bench_classical(precision: str, checkpoint: str | None = None, device: torch
     """EPE and ms/pair of OpenCV's DIS (3 presets) and Farneback beside our model (default: the shipped
     checkpoint) on ../shared/data, or on 8 generated 384x512 pairs when it is absent."""
     from .classical import METHODS, classical_flow_fn, import_cv2
-    from .data import load_pair, write_synthetic_chairs
-    from .evaluate import dataset_pairs, evaluate_epe, model_flow_fn
+    from .data import write_synthetic_chairs
+    from .datasets import dataset_pairs, load_pair
+    from .evaluate import evaluate_epe, model_flow_fn
     from .weights import default_checkpoint, load_model
 
     import_cv2().setNumThreads(torch.get_num_threads())  # the same threads as ours

@@ -1,4 +1,4 @@
-"""Classical optical flow from OpenCV (optional extra ``bench``) as flow functions: DIS and Farneback.
+"""Classical optical flow from OpenCV as flow functions: DIS and Farneback.
 
 Each ``classical_flow_fn(name)`` has the signature of ``evaluate.model_flow_fn``'s result: B x 3 x H x W images in
 [0, 1] -> B x 2 x H x W float32 flow in pixels. Images are converted to 8-bit gray (ITU-R 601 luma) first.
@@ -6,14 +6,12 @@ Each ``classical_flow_fn(name)`` has the signature of ``evaluate.model_flow_fn``
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 import torch
 
 from .errors import FlowNetError
-
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from .io import luma
+from .types import FlowFn
 
 DIS_PRESETS = {"dis-ultrafast": "ULTRAFAST", "dis-fast": "FAST", "dis-medium": "MEDIUM"}
 # OpenCV's recommended pairing poly_n 7 / poly_sigma 1.5, a classical pyramid, 15 px box window
@@ -26,14 +24,13 @@ def import_cv2():
     try:
         import cv2
     except ImportError:
-        raise FlowNetError("OpenCV is not installed: pip install -e .[bench]") from None
+        raise FlowNetError("OpenCV is not installed: pip install opencv-python-headless") from None
     return cv2
 
 
 def to_gray8(img: torch.Tensor) -> np.ndarray:
     """3 x H x W float image in [0, 1] -> H x W uint8 gray."""
-    r, g, b = img.float().numpy()  # numpy: no thread-pool start-up for a small image
-    return np.rint(r * (0.299 * 255) + g * (0.587 * 255) + b * (0.114 * 255)).clip(0, 255).astype(np.uint8)
+    return np.rint(luma(img.float().numpy()) * 255).clip(0, 255).astype(np.uint8)  # numpy: no thread-pool start-up
 
 
 def classical_flow_fn(name: str) -> FlowFn:

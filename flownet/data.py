@@ -1,89 +1,32 @@
-"""Datasets: Flying Chairs folders, the synthetic chairs-like streams, training augmentation, the DataModule.
+"""Training data: torch Datasets over the layouts of ``flownet.datasets``, the synthetic chairs-like stream,
+training augmentation, and writing generated pairs in the Flying Chairs layout (Lightning's DataModule over them:
+``flownet.datamodule``).
 
-A sample is a dict of tensors: ``img1``, ``img2`` (3 x H x W float in [0, 1]), ``flow`` (2 x H x W, pixels) and
-``valid`` (H x W bool). A triplet sample (``SyntheticTriplets``) has ``img0``, ``gt`` (the frame at time ``t``, a
-0-d tensor), ``img1``, ``flow`` (from img0 to img1) and ``valid``.
+A sample (``flownet.types.Sample``) is a dict of tensors: ``img1``, ``img2`` (3 x H x W float in [0, 1]), ``flow``
+(2 x H x W, pixels) and ``valid`` (H x W bool). A triplet sample (``SyntheticTriplets``) has ``img0``, ``gt`` (the
+frame at time ``t``, a 0-d tensor), ``img1``, ``flow`` (from img0 to img1) and ``valid``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from . import io
+from .datasets import SPLIT_FILE, PairFiles, chairs_ids, chairs_split, load_pair
 from .errors import FlowNetError
 from .fileutil import atomic_folder, atomic_path
 from .synth import SynthConfig, TexturePools, render_pairs, render_triplets
 from .textures import RealTextures, load_textures
-
-SPLIT_FILE = "FlyingChairs_train_val.txt"
-SPLIT_SEED = 42
-TRAIN_FRACTION = 0.8
-
-Sample = dict[str, torch.Tensor]
+from .types import Sample
 
 
-# ----------------------------------------------------------------------------------------------- Flying Chairs
-def chairs_ids(root: str | os.PathLike) -> list[str]:
-    """Sorted ids of the ``<id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo`` triplets in ``root``."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FlowNetError("no such folder", root)
-    ids = sorted(p.name[: -len("_img1.ppm")] for p in root.glob("*_img1.ppm"))
-    if not ids:
-        raise FlowNetError("no Flying Chairs pairs (<id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo) in this folder", root)
-    for i in ids:
-        for part in ("img2.ppm", "flow.flo"):
-            if not (root / f"{i}_{part}").is_file():
-                raise FlowNetError(f"pair {i} has no {i}_{part}", root / f"{i}_img1.ppm")
-    return ids
-
-
-def chairs_split(root: str | os.PathLike, ids: list[str], split: str) -> list[str]:
-    """The ids of ``split`` ('train', 'val' or 'all').
-
-    Uses the official ``FlyingChairs_train_val.txt`` (one line per pair in id order: 1 = train, 2 = val) when the
-    folder has it, else a random 0.8 / 0.2 split seeded with 42 (the same on every machine).
-    """
-    if split == "all":
-        return ids
-    if split not in ("train", "val"):
-        raise FlowNetError(f"unknown split '{split}' (use train, val or all)")
-    split_file = Path(root) / SPLIT_FILE
-    if split_file.is_file():
-        marks = split_file.read_text().split()
-        if len(marks) != len(ids) or set(marks) - {"1", "2"}:
-            raise FlowNetError(f"expected {len(ids)} lines of 1 or 2 (one per pair), found {len(marks)}", split_file)
-        wanted = "1" if split == "train" else "2"
-        return [i for i, m in zip(ids, marks) if m == wanted]
-    order = list(ids)
-    random.Random(SPLIT_SEED).shuffle(order)
-    n_train = round(TRAIN_FRACTION * len(order))
-    chosen = set(order[:n_train] if split == "train" else order[n_train:])
-    return [i for i in ids if i in chosen]
-
-
-def load_pair(img1: str | os.PathLike, img2: str | os.PathLike, flow: str | os.PathLike | None = None) -> Sample:
-    """Read a pair (and its ground truth, if given) into a sample dict; sizes must agree."""
-    a, b = io.read_pair(img1, img2)
-    sample = {"img1": io.image_to_tensor(a)[0], "img2": io.image_to_tensor(b)[0]}
-    if flow is not None:
-        f, valid = io.read_flow(flow)
-        if f.shape[:2] != a.shape[:2]:
-            raise FlowNetError(f"flow is {f.shape[1]}x{f.shape[0]} but the images are {a.shape[1]}x{a.shape[0]}", flow)
-        sample["flow"] = io.flow_to_tensor(np.where(valid[..., None], f, 0))[0]
-        sample["valid"] = torch.from_numpy(valid)
-    return sample
-
-
+# ----------------------------------------------------------------------------------------------- datasets
 class FlyingChairs(Dataset):
     """A Flying Chairs folder (or any folder in its layout), one split, optionally augmented."""
 
@@ -105,10 +48,10 @@ class FlyingChairs(Dataset):
 
 
 class PairDataset(Dataset):
-    """Any list of pairs with ground truth (``flownet.evaluate.PairFiles``: Sintel, KITTI, a list file, ...),
-    optionally augmented as Flying Chairs is."""
+    """Any list of pairs with ground truth (Sintel, KITTI, a list file, ...), optionally augmented as Flying
+    Chairs is."""
 
-    def __init__(self, pairs: list, augment: "Augment | None" = None) -> None:
+    def __init__(self, pairs: list[PairFiles], augment: "Augment | None" = None) -> None:
         missing = [p for p in pairs if p.flow is None]
         if missing:
             raise FlowNetError(f"pair {missing[0].name} has no ground-truth flow to train on", missing[0].img1)
@@ -276,69 +219,6 @@ def synthetic_set(count: int, config: SynthConfig, seed: int) -> list[Sample]:
     return out
 
 
-# ----------------------------------------------------------------------------------------------- Lightning
-class FlowDataModule(pl.LightningDataModule):
-    """Training and validation loaders over a Flying Chairs folder, or over the synthetic stream when
-    ``data`` is None ("synthetic"), with real-image textures from ``textures`` (a folder or "registry") if given."""
-
-    def __init__(self, data: str | None, batch_size: int = 8, num_workers: int = 2, crop: tuple[int, int] = (320, 448),
-                 synthetic_length: int = 8000, synthetic_val: int = 64, seed: int = 0, data_format: str = "auto",
-                 augment: bool = True, shuffle: bool = True, textures: str | None = None) -> None:
-        super().__init__()
-        self.data, self.batch_size, self.num_workers, self.crop = data, batch_size, num_workers, crop
-        self.synthetic_length, self.synthetic_val, self.seed = synthetic_length, synthetic_val, seed
-        self.data_format, self.augment, self.shuffle = data_format, augment, shuffle
-        self.textures = textures
-
-    def setup(self, stage: str | None = None) -> None:
-        if hasattr(self, "train_set"):  # train() sets up early to report bad data before Lightning starts
-            return
-        if self.data is None:
-            h, w = self.crop
-            self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), self.synthetic_length, seed=self.seed,
-                                             textures=self.textures)
-            self.val_set = synthetic_set(self.synthetic_val, SynthConfig(), seed=10_000 + self.seed)
-        else:
-            from .evaluate import dataset_pairs, detect_format, split_pairs
-
-            # without augmentation: a fixed top-left crop (a multiple of 64), no flips, no jitter
-            augment = Augment(crop=self.crop) if self.augment else Augment(crop=self.crop, flip=False, jitter=0.0,
-                                                                           random=False)
-            fmt = detect_format(Path(self.data)) if self.data_format == "auto" else self.data_format
-            if fmt == "chairs":
-                self.train_set = FlyingChairs(self.data, "train", augment)
-                self.val_set = FlyingChairs(self.data, "val")
-            else:  # other layouts: a seeded 0.8 / 0.2 split of all their pairs
-                pairs = dataset_pairs(self.data, "all", fmt)
-                train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
-                if not train or not val:
-                    raise FlowNetError(f"{len(pairs)} pairs are too few to split into training and validation",
-                                       self.data)
-                self.train_set, self.val_set = PairDataset(train, augment), PairDataset(val)
-
-    def train_dataloader(self) -> DataLoader:
-        sampler = None
-        if not self.shuffle and torch.distributed.is_available() and torch.distributed.is_initialized():
-            # Lightning's own distributed sampler would shuffle; keep the order (rank r takes pairs r, r+n, ...)
-            from torch.utils.data.distributed import DistributedSampler
-
-            sampler = DistributedSampler(self.train_set, shuffle=False)
-        return DataLoader(
-            self.train_set,
-            batch_size=self.batch_size,
-            shuffle=self.shuffle and not isinstance(self.train_set, IterableDataset),
-            sampler=sampler,
-            num_workers=self.num_workers,
-            pin_memory=torch.cuda.is_available(),
-            persistent_workers=False,
-            drop_last=True,
-            collate_fn=collate,
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=1, num_workers=0, collate_fn=collate)
-
-
 def collate(samples: list[Sample]) -> Sample:
     """Stack tensors; keep other values (names) as lists."""
     return {k: torch.stack([s[k] for s in samples]) if torch.is_tensor(samples[0][k]) else [s[k] for s in samples]
@@ -361,10 +241,6 @@ def _output_folder(out: str | os.PathLike, count: int) -> Path:
     return out
 
 
-def _to_uint8(img: torch.Tensor) -> np.ndarray:
-    return (img.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-
-
 def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0,
                            textures: RealTextures | str | os.PathLike | None = None) -> None:
     """Write ``count`` generated pairs in the Flying Chairs layout (ids 00001...), with a train/val split file
@@ -383,7 +259,7 @@ def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, 
             for i in range(batch["img1"].shape[0]):
                 name = f"{written + 1:05d}"
                 for key in ("img1", "img2"):
-                    io.write_image(out / f"{name}_{key}.ppm", _to_uint8(batch[key][i]))
+                    io.write_image(out / f"{name}_{key}.ppm", io.tensor_to_image(batch[key][i]))
                 io.write_flo(out / f"{name}_flow.flo", batch["flow"][i].permute(1, 2, 0).numpy())
                 written += 1
                 bar.update()
@@ -419,7 +295,7 @@ def write_synthetic_triplets(out: str | os.PathLike, count: int, size: tuple[int
             for i in range(n):
                 with atomic_folder(out / f"{written + 1:05d}") as tmp:
                     for key, name in (("img0", "frame0"), ("gt", "gt"), ("img1", "frame1")):
-                        io.write_image(tmp / f"{name}.png", _to_uint8(batch[key][i]))
+                        io.write_image(tmp / f"{name}.png", io.tensor_to_image(batch[key][i]))
                     (tmp / T_FILE).write_text(f"{float(t[i])!r}\n")
                 written += 1
                 bar.update()

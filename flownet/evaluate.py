@@ -1,26 +1,22 @@
-"""Flow estimation on pairs, and end-point-error evaluation over a folder (Flying Chairs or Middlebury layout)."""
+"""Flow estimation on pairs, and evaluation over a dataset (any layout of ``flownet.datasets``): end-point error,
+accuracy and Fl-all of flow; PSNR and SSIM of interpolated frames."""
 
 from __future__ import annotations
 
-import json
 import os
-import random
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
 
-from .data import SPLIT_SEED, TRAIN_FRACTION, chairs_ids, chairs_split, load_pair
+from .datasets import PairFiles, dataset_pairs, load_pair  # noqa: F401  (dataset_pairs: importable here, as before)
 from .errors import FlowNetError
-from .fileutil import atomic_path
-from .metrics import flow_metrics
+from .fileutil import write_json  # noqa: F401  (importable here, as before)
+from .metrics import METRICS, flow_metric_sums
 from .precision import autocast, resolve_precision
-
-FlowFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # B x 3 x H x W pair -> B x 2 x H x W flow
-METRICS = ("epe", "px1", "px3", "px5", "fl_all")
+from .types import FlowFn
 
 
 def model_flow_fn(model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "auto") -> FlowFn:
@@ -39,142 +35,6 @@ def model_flow_fn(model: torch.nn.Module, device: str | torch.device = "cpu", pr
 def zero_flow_fn(img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
     """The zero-flow baseline."""
     return img1.new_zeros(img1.shape[0], 2, *img1.shape[-2:])
-
-
-@dataclass(frozen=True)
-class PairFiles:
-    name: str
-    img1: Path
-    img2: Path
-    flow: Path | None = None  # None: no ground truth (a list file without a third column)
-
-
-FORMATS = ("chairs", "middlebury", "sintel", "sintel-final", "kitti", "list")
-
-
-def _training_dir(root: Path, *needed: str) -> Path | None:
-    """``root`` or ``root/training`` when it holds all of ``needed`` sub-folders (Sintel, KITTI layouts)."""
-    for base in (root, root / "training"):
-        if all((base / n).is_dir() for n in needed):
-            return base
-    return None
-
-
-def detect_format(root: Path) -> str:
-    """The layout of ``root``: a list file ('list'), or a folder of Flying Chairs triplets ('chairs'), Middlebury
-    sequences ('middlebury'), MPI-Sintel ('sintel', the clean pass) or KITTI 2015 ('kitti'); an error when none or
-    more than one fits."""
-    if root.is_file():
-        return "list"
-    found = [name for name, hit in (
-        ("chairs", lambda: any(root.glob("*_img1.ppm"))),
-        ("middlebury", lambda: any(root.glob("*/flow10.flo"))),
-        ("sintel", lambda: _training_dir(root, "clean", "flow") or _training_dir(root, "final", "flow")),
-        ("kitti", lambda: _training_dir(root, "image_2", "flow_occ")),
-    ) if hit()]
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise FlowNetError(f"looks like more than one dataset ({', '.join(found)}): choose with --format", root)
-    raise FlowNetError("found no known dataset layout (Flying Chairs <id>_img1.ppm, Middlebury <Seq>/flow10.flo, "
-                       "Sintel training/clean + training/flow, KITTI training/image_2 + training/flow_occ)", root)
-
-
-def dataset_pairs(root: str | os.PathLike, split: str = "val", fmt: str = "auto") -> list[PairFiles]:
-    """The pairs of a dataset folder (or list file). Only Flying Chairs has a split (``split``); the other layouts
-    give every pair that has ground truth (Sintel and KITTI: their training sets)."""
-    root = Path(root)
-    if not root.exists():
-        raise FlowNetError("no such folder or list file", root)
-    fmt = detect_format(root) if fmt == "auto" else fmt
-    if fmt == "list":
-        return read_pair_list(root)
-    if not root.is_dir():
-        raise FlowNetError("no such folder", root)
-    if fmt == "chairs":
-        ids = chairs_split(root, chairs_ids(root), split)
-        return [PairFiles(i, root / f"{i}_img1.ppm", root / f"{i}_img2.ppm", root / f"{i}_flow.flo") for i in ids]
-    if fmt == "middlebury":
-        seqs = sorted(p.parent for p in root.glob("*/flow10.flo"))
-        if not seqs:
-            raise FlowNetError("no Middlebury sequences (<Seq>/frame10.png, frame11.png, flow10.flo)", root)
-        return [PairFiles(s.name, s / "frame10.png", s / "frame11.png", s / "flow10.flo") for s in seqs]
-    if fmt in ("sintel", "sintel-final"):
-        return sintel_pairs(root, "final" if fmt == "sintel-final" else "clean")
-    if fmt == "kitti":
-        return kitti_pairs(root)
-    raise FlowNetError(f"unknown dataset format '{fmt}' (use {', '.join(FORMATS)} or auto)")
-
-
-def sintel_pairs(root: Path, dstype: str = "clean") -> list[PairFiles]:
-    """MPI-Sintel training: ``<pass>/<scene>/frame_XXXX.png`` with ``flow/<scene>/frame_XXXX.flo`` (frame i to i+1).
-    ``root`` is the Sintel folder or its ``training`` folder."""
-    base = _training_dir(root, dstype, "flow")
-    if base is None:
-        raise FlowNetError(f"not an MPI-Sintel folder (no training/{dstype} and training/flow)", root)
-    pairs = []
-    for flo in sorted(base.glob("flow/*/frame_*.flo")):
-        scene, stem = flo.parent.name, flo.stem
-        try:
-            k = int(stem.split("_")[1])
-        except (IndexError, ValueError):
-            raise FlowNetError("flow file name is not frame_NNNN.flo", flo) from None
-        img1 = base / dstype / scene / f"{stem}.png"
-        img2 = base / dstype / scene / f"frame_{k + 1:0{len(stem) - 6}d}.png"
-        pairs.append(PairFiles(f"{scene}/{stem}", img1, img2, flo))
-    if not pairs:
-        raise FlowNetError("no flow files (training/flow/<scene>/frame_XXXX.flo)", base)
-    return pairs
-
-
-def kitti_pairs(root: Path) -> list[PairFiles]:
-    """KITTI 2015 training: ``image_2/<id>_10.png``, ``<id>_11.png`` and ``flow_occ/<id>_10.png`` (16-bit flow
-    with a valid mask). ``root`` is the KITTI folder or its ``training`` folder."""
-    base = _training_dir(root, "image_2", "flow_occ")
-    if base is None:
-        raise FlowNetError("not a KITTI 2015 folder (no training/image_2 and training/flow_occ)", root)
-    pairs = [PairFiles(f.stem[:-3], base / "image_2" / f.name, base / "image_2" / f"{f.stem[:-3]}_11.png", f)
-             for f in sorted((base / "flow_occ").glob("*_10.png"))]
-    if not pairs:
-        raise FlowNetError("no flow files (training/flow_occ/<id>_10.png)", base)
-    return pairs
-
-
-def read_pair_list(path: Path) -> list[PairFiles]:
-    """A text file of ``img1 img2 [flow]`` lines, paths relative to the file; blank lines and ``#`` comments
-    are skipped."""
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise FlowNetError(f"cannot read the pair list ({type(e).__name__})", path) from None
-    pairs = []
-    for n, line in enumerate(text.splitlines(), 1):
-        parts = line.split("#", 1)[0].split()
-        if not parts:
-            continue
-        if len(parts) not in (2, 3):
-            raise FlowNetError(f"line {n}: expected 'img1 img2 [flow]', found {len(parts)} fields", path)
-        files = [path.parent / p for p in parts]
-        for name, f in zip(parts, files):
-            if not f.is_file():
-                raise FlowNetError(f"line {n}: no such file '{name}' (paths are relative to the list file)", path)
-        pairs.append(PairFiles(f"{n:05d}_{Path(parts[0]).stem}", files[0], files[1], files[2] if len(files) > 2 else None))
-    if not pairs:
-        raise FlowNetError("the pair list is empty", path)
-    return pairs
-
-
-def split_pairs(pairs: list[PairFiles], split: str) -> list[PairFiles]:
-    """A seeded 0.8 / 0.2 train / val split of any pair list (the same on every machine), or 'all'."""
-    if split == "all":
-        return list(pairs)
-    if split not in ("train", "val"):
-        raise FlowNetError(f"unknown split '{split}' (use train, val or all)")
-    order = list(range(len(pairs)))
-    random.Random(SPLIT_SEED).shuffle(order)
-    n_train = round(TRAIN_FRACTION * len(order))
-    chosen = set(order[:n_train] if split == "train" else order[n_train:])
-    return [p for i, p in enumerate(pairs) if i in chosen]
 
 
 def iter_predictions(pairs: list[PairFiles], flow_fn: FlowFn) -> Iterator[tuple[PairFiles, dict, torch.Tensor, float]]:
@@ -202,19 +62,28 @@ def counted(items: Iterable, total: int, unit: str, show: bool = True) -> Iterat
 
 
 def evaluate_epe(pairs: list[PairFiles], flow_fn: FlowFn, progress: bool = True) -> dict:
-    """Per-pair metrics and their means over pairs (each pair weighs the same, whatever its size).
+    """EPE, 1/3/5 px accuracy and Fl-all over every valid pixel of the set, each pixel weighing the same (as the
+    KITTI and Sintel devkits count), beside their means over pairs (each pair weighing the same) and per pair.
 
-    Returns {"epe", "px1", "px3", "px5", "fl_all", "n", "seconds_per_pair", "pairs": {name: {...}}}.
+    Returns {"epe", "px1", "px3", "px5", "fl_all", "pixels", "pair_mean": {"epe", ...}, "n", "seconds_per_pair",
+    "pairs": {name: {"epe", ..., "pixels"}}}.
     """
     if not pairs:
         raise FlowNetError("nothing to evaluate: no pairs")
     per_pair: dict[str, dict] = {}
+    totals = dict.fromkeys((*METRICS, "pixels"), 0.0)
     seconds = 0.0
     for pair, sample, flow, dt in counted(iter_predictions(pairs, flow_fn), len(pairs), "pairs", progress):
-        per_pair[pair.name] = flow_metrics(flow, sample["flow"][None], sample["valid"][None])
+        sums = flow_metric_sums(flow, sample["flow"][None], sample["valid"][None])
+        if not sums["pixels"]:
+            raise FlowNetError(f"pair {pair.name} has no pixel of valid ground truth", pair.flow)
+        per_pair[pair.name] = {**{m: sums[m] / sums["pixels"] for m in METRICS}, "pixels": int(sums["pixels"])}
+        totals = {k: totals[k] + sums[k] for k in totals}
         seconds += dt
-    result = {m: sum(p[m] for p in per_pair.values()) / len(per_pair) for m in METRICS}
-    result.update(n=len(per_pair), seconds_per_pair=seconds / len(per_pair), pairs=per_pair)
+    result: dict = {m: totals[m] / totals["pixels"] for m in METRICS}
+    result.update(pixels=int(totals["pixels"]),
+                  pair_mean={m: sum(p[m] for p in per_pair.values()) / len(per_pair) for m in METRICS},
+                  n=len(per_pair), seconds_per_pair=seconds / len(per_pair), pairs=per_pair)
     return result
 
 
@@ -248,15 +117,18 @@ INTERP_BASELINES = {
 }
 
 
-def evaluate_interp(triplets: list[Path], flow_fn: FlowFn, name: str = "flownet", progress: bool = True) -> dict:
-    """PSNR and SSIM of the middle frame made by warping along ``flow_fn``'s flows, and of the baselines frame
-    repeat and linear blend, on each triplet (frames quantised to 8 bits, as written). Returns {method: {"psnr",
-    "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
+def evaluate_interp(triplets: list[Path], flow_fns: dict[str, FlowFn], progress: bool = True) -> dict:
+    """PSNR and SSIM of the middle frame made by warping along each of ``flow_fns``' flows ({row name: flow
+    function}), and of the baselines frame repeat and linear blend, on each triplet (frames quantised to 8 bits, as
+    written). Returns {method: {"psnr", "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
     from . import io
     from .interpolate import interpolate
     from .metrics import psnr, ssim
 
-    methods = {name: lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0], **INTERP_BASELINES}
+    def warp_with(flow_fn: FlowFn) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0]
+
+    methods = {**{name: warp_with(fn) for name, fn in flow_fns.items()}, **INTERP_BASELINES}
     results = {m: {"triplets": {}, "seconds": 0.0} for m in methods}
     for folder in counted(triplets, len(triplets), "triplets", progress):
         f0, gt, f1 = (io.image_to_tensor(io.read_image(p)) for p in _triplet_files(folder))
@@ -284,16 +156,12 @@ def format_interp_table(rows: dict[str, dict]) -> str:
 
 
 def format_table(rows: dict[str, dict]) -> str:
-    """A plain-text table, one row per method: pairs, EPE, 1/3/5 px accuracy, Fl-all, seconds per pair."""
-    head = f"{'method':<24}{'pairs':>6}{'EPE':>9}{'1px':>8}{'3px':>8}{'5px':>8}{'Fl-all':>8}{'s/pair':>9}"
+    """A plain-text table, one row per method: pairs, EPE, 1/3/5 px accuracy and Fl-all over all pixels, the EPE
+    averaged over pairs, seconds per pair."""
+    head = (f"{'method':<24}{'pairs':>6}{'EPE':>9}{'1px':>8}{'3px':>8}{'5px':>8}{'Fl-all':>8}{'EPE/pair':>10}"
+            f"{'s/pair':>9}")
     lines = [head, "-" * len(head)]
     for name, r in rows.items():
         lines.append(f"{name:<24}{r['n']:>6}{r['epe']:>9.4f}{r['px1']:>8.3f}{r['px3']:>8.3f}{r['px5']:>8.3f}"
-                     f"{r['fl_all']:>8.3f}{r['seconds_per_pair']:>9.4f}")
+                     f"{r['fl_all']:>8.3f}{r['pair_mean']['epe']:>10.4f}{r['seconds_per_pair']:>9.4f}")
     return "\n".join(lines)
-
-
-def write_json(path: str | os.PathLike, obj: dict) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")

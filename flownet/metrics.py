@@ -11,8 +11,11 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .errors import FlowNetError
+
 # Loss weight of flow2 ... flow6 (FlowNet, Dosovitskiy et al. 2015).
 MULTISCALE_WEIGHTS = (0.005, 0.01, 0.02, 0.08, 0.32)
+METRICS = ("epe", "px1", "px3", "px5", "fl_all")  # of flow_metrics
 
 
 def _valid_or_all(gt: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
@@ -31,23 +34,30 @@ def epe(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None)
     return endpoint_error(pred, gt)[_valid_or_all(gt, valid)].mean()
 
 
-def flow_metrics(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> dict[str, float]:
-    """EPE, fraction of valid pixels within 1 / 3 / 5 px, and Fl-all (EPE > 3 px and > 5 % of |gt|).
-
-    Computed over all valid pixels of the batch; evaluate one pair per call for per-pair figures.
-    """
+def flow_metric_sums(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> dict[str, float]:
+    """The sums over the valid pixels of the batch of the end-point error ("epe"), of the indicators of an error
+    under 1 / 3 / 5 px ("px1", "px3", "px5") and of outliers ("fl_all": error > 3 px and > 5 % of |gt|), with the
+    number of those pixels ("pixels"): divide by it for means, add the sums of pairs for a set's pixel mean."""
     mask = _valid_or_all(gt, valid)
-    err = endpoint_error(pred, gt)[mask]
-    mag = torch.linalg.vector_norm(gt.float(), dim=1)[mask]
-    if err.numel() == 0:
-        raise ValueError("no valid pixel to evaluate")
+    err = endpoint_error(pred, gt)[mask].double()
+    mag = torch.linalg.vector_norm(gt.double(), dim=1)[mask]
     return {
-        "epe": err.mean().item(),
-        "px1": (err < 1).float().mean().item(),
-        "px3": (err < 3).float().mean().item(),
-        "px5": (err < 5).float().mean().item(),
-        "fl_all": ((err > 3) & (err > 0.05 * mag)).float().mean().item(),
+        "epe": err.sum().item(),
+        "px1": (err < 1).sum().item(),
+        "px3": (err < 3).sum().item(),
+        "px5": (err < 5).sum().item(),
+        "fl_all": ((err > 3) & (err > 0.05 * mag)).sum().item(),
+        "pixels": err.numel(),
     }
+
+
+def flow_metrics(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor | None = None) -> dict[str, float]:
+    """EPE, fraction of valid pixels within 1 / 3 / 5 px, and Fl-all (EPE > 3 px and > 5 % of |gt|), over all
+    valid pixels of the batch."""
+    sums = flow_metric_sums(pred, gt, valid)
+    if not sums["pixels"]:
+        raise ValueError("no valid pixel to evaluate")
+    return {m: sums[m] / sums["pixels"] for m in METRICS}
 
 
 def downsample_flow(flow: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,7 +112,10 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 def ssim(img: torch.Tensor, ref: torch.Tensor, size: int = 11, sigma: float = 1.5) -> float:
     """Structural similarity (Wang et al., IEEE TIP 2004) of images in [0, 1]: Gaussian window 11, sigma 1.5,
     K1 = 0.01, K2 = 0.03, dynamic range 1; the SSIM map over window positions inside the image ('valid'), each
-    channel separately, averaged."""
+    channel separately, averaged. Images smaller than the window are a FlowNetError."""
+    h, w = img.shape[-2:]
+    if min(h, w) < size:
+        raise FlowNetError(f"SSIM needs images of at least {size}x{size} pixels, not {w}x{h}")
     c1, c2 = 0.01**2, 0.03**2
     x, y = img.double(), ref.double()
     ch = x.shape[1]

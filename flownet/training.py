@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities.exceptions import SIGTERMException
+from torch import nn
 
-from .alloc import keep_large_blocks
-from .data import FlowDataModule
+from .config import TrainConfig
+from .datamodule import FlowDataModule
 from .errors import FlowNetError
 from .metrics import epe, multiscale_loss
 from .models import FlowNetS
@@ -67,67 +68,82 @@ class FlowNetModule(pl.LightningModule):
 
     def configure_optimizers(self):
         hp = self.hparams
-        opt = torch.optim.Adam(self.model.parameters(), lr=hp.lr, betas=(0.9, 0.999), weight_decay=hp.weight_decay)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        if hp.schedule == "multistep":  # halve the rate at fractions of the run, as FlowNet
-            steps = [max(1, int(f * total)) for f in hp.milestones]
-            sched = torch.optim.lr_scheduler.MultiStepLR(opt, steps, gamma=0.5)
-        elif hp.schedule == "cosine":  # linear warm-up, then cosine decay to 5 %
-            def factor(step: int) -> float:
-                if step < hp.warmup_steps:
-                    return (step + 1) / hp.warmup_steps
-                t = min(1.0, (step - hp.warmup_steps) / max(1, total - hp.warmup_steps))
-                return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * t))
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        else:
-            raise FlowNetError(f"unknown schedule '{hp.schedule}' (use multistep or cosine)")
+        opt = torch.optim.Adam(parameter_groups(self.model, hp.weight_decay), lr=hp.lr, betas=(0.9, 0.999))
+        self.total_steps = max(1, int(self.trainer.estimated_stepping_batches))
+        schedule = Schedule(hp.schedule, self.total_steps, tuple(hp.milestones), hp.warmup_steps)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
+    def on_train_start(self) -> None:
+        """A run resumed with another length (--epochs, --max-steps): the restored schedule, planned for the old
+        total, continues from where it is to the end of the new one."""
+        sched = self.lr_schedulers()
+        if sched is not None and sched.lr_lambdas[0].total != self.total_steps:
+            sched.lr_lambdas[0].replan(sched.last_epoch, self.total_steps)
 
-@dataclass
-class TrainConfig:
-    """One training run (the defaults reproduce the reference recipe: Adam 1e-4, batch 8, 20 epochs)."""
 
-    data: str | None = None  # dataset folder or pair-list file (see data_format); None = the synthetic stream
-    data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
-    augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
-    out: str = "runs/flownets"
-    epochs: int = 20
-    batch_size: int = 8
-    width: float = 1.0
-    batch_norm: bool = False
-    lr: float = 1e-4
-    weight_decay: float = 4e-4
-    schedule: str = "multistep"
-    warmup_steps: int = 0
-    ema_decay: float = 0.0
-    crop: tuple[int, int] = (320, 448)
-    max_steps: int = -1
-    limit_train_batches: float | int | None = None
-    synthetic_length: int = 8000
-    num_workers: int = 2
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    devices: int | str = "auto"
-    strategy: str = "auto"
-    num_nodes: int = 1
-    resume: str | None = None
-    init: str | None = None
-    seed: int = 0
-    val_every: int = 1
-    threads: int | None = None  # torch threads; None = the cores left over by the data workers
+def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Adam's parameter groups: weight decay on the convolution weights only, none on biases and BatchNorm
+    (FlowNet's recipe)."""
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    rest = [p for p in model.parameters() if p.dim() <= 1]
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
+
+
+class Schedule:
+    """The learning-rate factor at each optimiser step of a run of ``total`` steps: 'multistep' halves it at the
+    ``milestones`` (fractions of the run), as FlowNet; 'cosine' warms up linearly over ``warmup`` steps, then
+    decays along a cosine to 5 % at the end.
+
+    Its attributes are saved in Lightning checkpoints (LambdaLR keeps a callable's ``__dict__``). ``replan``
+    stretches or shrinks the rest of the run to a new total without a jump: multistep keeps the current factor
+    until the new milestones bring a lower one; cosine descends from the current factor to 5 % at the new end."""
+
+    FLOOR = 0.05  # of the cosine schedule
+
+    def __init__(self, kind: str, total: int, milestones: tuple[float, ...] = (0.5, 0.75), warmup: int = 0) -> None:
+        if kind not in ("multistep", "cosine"):
+            raise FlowNetError(f"unknown schedule '{kind}' (use multistep or cosine)")
+        self.kind, self.total, self.milestones, self.warmup = kind, total, tuple(milestones), warmup
+        self.anchor: tuple[int, float] | None = None  # (step, factor) where a replanned run takes over
+
+    def __call__(self, step: int) -> float:
+        if self.kind == "multistep":
+            planned = 0.5 ** sum(step >= max(1, int(f * self.total)) for f in self.milestones)
+            return planned if self.anchor is None else min(self.anchor[1], planned)
+        if self.anchor is None and step < self.warmup:
+            return (step + 1) / self.warmup
+        start, top = self.anchor or (self.warmup, 1.0)
+        t = min(1.0, max(0, step - start) / max(1, self.total - start))
+        return self.FLOOR + (top - self.FLOOR) * 0.5 * (1 + math.cos(math.pi * t))
+
+    def replan(self, step: int, total: int) -> None:
+        """Continue from ``step`` (the factor there stays) to the end of a run of ``total`` steps."""
+        if not (self.kind == "cosine" and step < self.warmup):  # (a warm-up does not depend on the total)
+            self.anchor = (step, self(step))
+        self.total = total
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Run training; returns the path of the exported weights (``<out>/model.pt``, best validation EPE)."""
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    keep_large_blocks()  # training tensors from the heap, not fresh memory maps (flownet.alloc)
+    """Run training; returns the path of the exported weights (``<out>/model.pt``: the best validation EPE's, the
+    EMA weights when ``ema_decay`` > 0). Torch's thread count is set for the run and restored after it; the heap
+    setting of ``flownet.alloc``, which speeds training up, is the caller's choice (the CLI makes it)."""
+    threads = torch.get_num_threads()
     # oversubscribed OpenMP threads stall at every barrier: leave the data workers their own cores
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) - cfg.num_workers))
+    try:
+        return _train(cfg)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(cfg: TrainConfig) -> Path:
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.resume and not Path(cfg.resume).is_file():
         raise FlowNetError("no checkpoint to resume from", cfg.resume)
-    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length, seed=cfg.seed,
-                          data_format=cfg.data_format, augment=cfg.augment, shuffle=cfg.augment)
+    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length,
+                          synthetic_val=cfg.val_size, seed=cfg.seed, data_format=cfg.data_format,
+                          augment=cfg.augment, shuffle=cfg.augment, textures=cfg.textures)
     data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
     module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,
                            warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay)

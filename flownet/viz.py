@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import FlowNetError
 from .fileutil import atomic_path
-from .io import flow_valid_mask
+from .io import flow_valid_mask, zero_invalid
 
 WHEEL_SEGMENTS = (15, 6, 4, 11, 13, 6)  # RY, YG, GC, CB, BM, MR
 
@@ -43,7 +43,7 @@ def flow_to_color(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray
     valid speed), so that several pictures can share one scale."""
     flow = np.asarray(flow, dtype=np.float64)
     valid = flow_valid_mask(flow)
-    u, v = np.where(valid, flow[..., 0], 0), np.where(valid, flow[..., 1], 0)
+    u, v = zero_invalid(flow, valid).transpose(2, 0, 1)
     speed = np.hypot(u, v)
     if max_flow is None:
         max_flow = float(speed.max()) if valid.any() else 0.0
@@ -133,7 +133,7 @@ def arrows_figure(img: np.ndarray, flow: np.ndarray, step: int | None = None):
 def endpoint_error_map(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-pixel end-point error and the mask of valid ground truth (H x W each)."""
     valid = flow_valid_mask(gt)
-    err = np.hypot(*(np.where(valid[..., None], gt, 0) - pred).transpose(2, 0, 1))
+    err = np.hypot(*(zero_invalid(gt, valid) - pred).transpose(2, 0, 1))
     return err, valid
 
 

@@ -46,3 +46,12 @@ def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor, alpha1: float
     round_trip = (flow_fw + bw_at_target).square().sum(1, keepdim=True)
     bound = alpha1 * (flow_fw.square().sum(1, keepdim=True) + bw_at_target.square().sum(1, keepdim=True)) + alpha2
     return (round_trip < bound).to(flow_fw.dtype) * inside
+
+
+def intermediate_flows(f01: torch.Tensor, f10: torch.Tensor, t: float | torch.Tensor
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Super SloMo's approximation (Jiang et al., CVPR 2018) of the flows from time t to frame 0 and to frame 1,
+    from the flows between the frames (t a float, or a tensor broadcasting against the flows)."""
+    ft0 = -(1 - t) * t * f01 + t * t * f10
+    ft1 = (1 - t) ** 2 * f01 - t * (1 - t) * f10
+    return ft0, ft1

@@ -7,6 +7,8 @@ Lightning checkpoints (``.ckpt``) written by ``flownet train`` load too (their `
 from __future__ import annotations
 
 import os
+import site
+import sys
 from pathlib import Path
 
 import torch
@@ -16,16 +18,25 @@ from .fileutil import atomic_path
 from .models import FlowNetS
 
 FORMAT = "flownet-weights"
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # of the repository
+INSTALLED_DIR = Path("share") / "flownet" / "checkpoints"  # under an installation's prefix (setup.cfg data_files)
 CONFIG_KEYS = ("width", "batch_norm", "div_flow")
 
 
+def checkpoint_dirs() -> list[Path]:
+    """Where the shipped model is looked for, in order: the repository's ``checkpoints/`` (a source checkout or an
+    editable install), then ``share/flownet/checkpoints`` of the environment and of the user (a wheel install)."""
+    return [CHECKPOINT_DIR, Path(sys.prefix) / INSTALLED_DIR, Path(site.getuserbase()) / INSTALLED_DIR]
+
+
 def default_checkpoint() -> Path:
-    """The shipped model: the one ``checkpoints/flownets_*.pt`` of the repository."""
-    found = sorted(CHECKPOINT_DIR.glob("flownets_*.pt"))
-    if not found:
-        raise FlowNetError("no shipped checkpoint in checkpoints/ (train one with 'flownet train' and pass --checkpoint)")
-    return found[-1]
+    """The shipped model: ``flownets_*.pt`` in the first of ``checkpoint_dirs()`` that has one."""
+    for folder in checkpoint_dirs():
+        found = sorted(folder.glob("flownets_*.pt"))
+        if found:
+            return found[-1]
+    raise FlowNetError(f"no shipped checkpoint (flownets_*.pt) in {' or '.join(map(str, checkpoint_dirs()))}: "
+                       "pass --checkpoint FILE, or train one with 'flownet train'")
 
 
 def save_weights(model: FlowNetS, path: str | os.PathLike, meta: dict | None = None, half: bool = False) -> None:

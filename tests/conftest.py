@@ -1,11 +1,16 @@
 """Shared fixtures: the real evaluation data beside the repo (skipped when absent), tiny generated datasets."""
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+# commands run in subprocesses from any working folder use this checkout's package, not another installed one
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 

@@ -1,9 +1,6 @@
-"""flownet bench: FLOP counting, the report's fields, precision choice, classical flow, the model's fast paths."""
+"""flownet bench: FLOP counting, the report's fields, precision choice, classical flow, the heap setting."""
 
-import contextlib
-import copy
 import json
-import pickle
 import platform
 import subprocess
 import sys
@@ -16,15 +13,8 @@ from torch import nn
 from flownet import bench, precision
 from flownet.cli import main
 from flownet.errors import FlowNetError
-from flownet.models import FlowNetS, flownets
-
-
-@contextlib.contextmanager
-def torch_layers_only():
-    """Run the model as on a torch build without oneDNN's fused operators."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(flownets, "onednn_available", lambda: False)
-        yield
+from flownet.models import FlowNetS
+from test_fused import torch_layers_only
 
 
 def test_flops_of_one_conv_layer_by_hand():
@@ -46,7 +36,30 @@ def test_full_network_flops_match_the_published_figure():
     with torch_layers_only():  # each conv's own hook fires
         plain = bench.count_flops(model, img, img)
     assert fused == plain and abs(fused / 31.6e9 - 1) < 0.005 and model.training is False
+    assert fused == round(hand_gflop(1.0, 384, 512) * 1e9)
     assert abs(sum(p.numel() for p in model.parameters()) / 38.7e6 - 1) < 0.005
+
+
+def hand_gflop(width: float, h: int, w: int) -> float:
+    """FlowNetS's convolution GFLOP on an h x w pair (multiples of 64), from the layer table: 2 x in x out x k^2
+    per output position (transposed convolutions: per input position)."""
+    from flownet.models.flownets import DECODER, ENCODER
+
+    ch = {name: max(8, round(c * width)) for name, c, _, _ in ENCODER}
+    flops, in_ch, scale = 0, 6, 1
+    for name, _, k, stride in ENCODER:
+        scale *= stride
+        flops += 2 * in_ch * ch[name] * k * k * (h // scale) * (w // scale)
+        in_ch = ch[name]
+    flops += 2 * in_ch * 2 * 9 * (h // 64) * (w // 64)  # predict6
+    for out, skip in DECODER:  # deconv and flow up-sampling (per input position), then the predictor
+        positions = (h // scale) * (w // scale)
+        out = max(8, round(out * width))
+        flops += 2 * in_ch * out * 16 * positions + 2 * 2 * 2 * 16 * positions
+        scale //= 2
+        in_ch = ch[skip] + out + 2
+        flops += 2 * in_ch * 2 * 9 * (h // scale) * (w // scale)
+    return flops / 1e9
 
 
 def test_precision_auto_follows_native_bf16():
@@ -74,8 +87,12 @@ def test_bench_cli_writes_json(tmp_path, capsys):
     assert result["machine"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")  # --device auto
     infer = result["infer"]
     assert {"median", "min", "max"} <= set(infer["ms_per_pair"])
-    assert infer["gflop_per_pair"] > 0 and infer["ratio"] > 0 and infer["ceiling"]["fp32"]["gflops"] > 0
-    assert infer["memory"]["peak_rss_bytes"] > 0
+    assert infer["gflop_per_pair"] == pytest.approx(hand_gflop(0.25, 64, 64), rel=1e-9)
+    gflops = infer["gflop_per_pair"] / (infer["ms_per_pair"]["median"] / 1e3)  # the report's figures agree
+    assert infer["gflops"] == pytest.approx(gflops)
+    assert infer["ratio"] == pytest.approx(gflops / infer["ceiling"]["fp32"]["gflops"])
+    weights = sum(p.numel() * 4 for p in FlowNetS(width=0.25).parameters())
+    assert infer["memory"]["peak_rss_bytes"] > weights  # the model at least, in a process of its own
     assert "ratio" in capsys.readouterr().out
 
 
@@ -111,62 +128,6 @@ def test_unknown_classical_method():
         classical_flow_fn("lucas-kanade")
 
 
-def test_channels_last_input_gives_the_same_flow():
-    model = FlowNetS(width=0.25).eval()
-    a, b = torch.rand(1, 3, 64, 96), torch.rand(1, 3, 64, 96)
-    with torch.inference_mode():
-        ref = model(a, b)
-        cl = model(a.contiguous(memory_format=torch.channels_last), b.contiguous(memory_format=torch.channels_last))
-    assert torch.allclose(ref, cl, atol=1e-5) and cl.is_contiguous()
-
-
-def test_fused_layers_compute_what_torchs_layers_do():
-    """The oneDNN path (packed weights, BatchNorm folded in, LeakyReLU fused) against torch's own layers, on
-    NCHW and channels_last inputs, after a size change and after new weights are loaded."""
-    torch.manual_seed(0)
-    conv = flownets.conv_block(8, 16, 3, 2, batch_norm=True)
-    conv[1].running_mean.uniform_(-1, 1), conv[1].running_var.uniform_(0.5, 2), conv[1].weight.data.uniform_(0.5, 2)
-    layers = [conv.eval(), flownets.deconv_block(8, 4).eval(), flownets.predict_flow(8), flownets.upsample_flow(),
-              flownets.Conv2d(8, 4, 3, 1, 1, bias=True)]
-    for layer in layers:
-        c = (layer[0] if isinstance(layer, nn.Sequential) else layer).in_channels
-        for x in (torch.rand(2, c, 13, 10), torch.rand(1, c, 7, 9).contiguous(memory_format=torch.channels_last)):
-            with torch.inference_mode():
-                fused = layer(x)
-                with torch_layers_only():
-                    plain = layer(x)
-            assert fused.shape == plain.shape and torch.allclose(fused, plain, atol=1e-5), layer
-    other = flownets.conv_block(8, 16, 3, 2, batch_norm=True).eval()
-    x = torch.rand(2, 8, 13, 10)
-    with torch.inference_mode():
-        before = conv(x)
-        conv.load_state_dict(other.state_dict())  # the packed weights follow
-        after, want = conv(x), nn.Sequential.forward(other, x)
-    assert torch.allclose(after, want, atol=1e-5) and not torch.allclose(before, after, atol=1e-3)
-    with torch.inference_mode():  # weights made here keep no version counter: still no stale packed copy
-        made = flownets.conv_block(8, 4, 3, 1, batch_norm=False).eval()
-        made[0].bias.zero_()
-        first = made(x)
-        made[0].weight.mul_(2)  # LeakyReLU(2 z) = 2 LeakyReLU(z)
-        assert torch.allclose(made(x), 2 * first, atol=1e-5)
-
-
-def test_model_fast_path_matches_torchs_layers_and_steps_aside_for_autograd():
-    model = FlowNetS(width=0.25, batch_norm=True).eval()
-    a, b = torch.rand(2, 3, 70, 100), torch.rand(2, 3, 70, 100)
-    with torch.inference_mode():
-        fused = model(a, b)
-        with torch_layers_only():
-            plain = model(a, b)
-    assert fused.is_contiguous() and torch.allclose(fused, plain, atol=1e-4)
-    with torch.inference_mode():  # copies and pickles leave the packed weights (opaque tensors) behind
-        assert torch.equal(copy.deepcopy(model)(a, b), fused)
-        assert torch.equal(pickle.loads(pickle.dumps(model))(a, b), fused)
-    a.requires_grad_(True)  # a gradient is wanted: torch's layers run
-    model(a, b).square().mean().backward()
-    assert a.grad is not None and a.grad.abs().sum() > 0
-
-
 def test_bf16_inference_is_close_and_returns_fp32():
     from flownet.evaluate import model_flow_fn
 
@@ -175,45 +136,6 @@ def test_bf16_inference_is_close_and_returns_fp32():
     ref, low = model_flow_fn(model, precision="fp32")(a, b), model_flow_fn(model, precision="bf16")(a, b)
     assert low.dtype == torch.float32
     assert (low - ref).abs().max() < 0.05 * ref.abs().max() + 1e-3
-
-
-def test_training_layouts_give_the_same_gradients(monkeypatch):
-    """CPU training keeps large tensors in channels_last and small ones in NCHW: same loss and gradients as NCHW."""
-    from flownet.metrics import multiscale_loss
-
-    torch.manual_seed(0)
-    model = FlowNetS(width=0.25, batch_norm=True).train()
-    a, b, gt = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128), torch.randn(2, 2, 128, 128)
-    grads = {}
-    for name, threshold in (("nchw", 10**9), ("mixed", 2 * 32 * 32)):  # mixed: 1/4 and larger in channels_last
-        monkeypatch.setattr(flownets, "CL_POSITIONS", threshold)
-        model.zero_grad()
-        flows = model(a, b)
-        multiscale_loss(flows, gt).backward()
-        grads[name] = [p.grad.clone() for p in model.parameters()]
-        layouts = [f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous() for f in flows]
-        assert layouts == ([False] * 5 if name == "nchw" else [True, False, False, False, False]), layouts
-    assert all((g - h).norm() < 1e-4 * g.norm() for g, h in zip(grads["nchw"], grads["mixed"]))  # rounding only
-
-
-@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
-def test_flow_predictor_in_training_is_the_3x3_convolution(layout):
-    """CPU training computes the 2-channel predictor as a 1x1 convolution to (tap, channel) products summed over
-    shifted taps: the same output and the same gradients as torch's 3x3 convolution with that weight."""
-    torch.manual_seed(0)
-    predictor = flownets.predict_flow(12).train()
-    nn.init.normal_(predictor.weight)
-    x = torch.randn(2, 12, 9, 13).contiguous(memory_format=layout).requires_grad_()
-    out = predictor(x)
-    want_x = x.detach().clone().requires_grad_()
-    want_w = predictor.weight.detach().clone().requires_grad_()
-    want = torch.nn.functional.conv2d(want_x, want_w, padding=1)
-    assert out.shape == want.shape and torch.allclose(out, want, atol=1e-5)
-    grad = torch.randn_like(want)
-    out.backward(grad)
-    want.backward(grad)
-    assert torch.allclose(x.grad, want_x.grad, atol=1e-5)
-    assert torch.allclose(predictor.weight.grad, want_w.grad, atol=1e-4)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc" or not Path("/proc/self/maps").exists(),

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from flownet import FlowNetError
-from flownet.data import (SPLIT_FILE, Augment, FlyingChairs, SyntheticChairs, chairs_ids, chairs_split, flip_sample,
-                          random_crop, write_synthetic_chairs)
+from flownet.data import Augment, FlyingChairs, SyntheticChairs, flip_sample, random_crop, write_synthetic_chairs
+from flownet.datasets import SPLIT_FILE, chairs_ids, chairs_split
 from flownet.synth import SynthConfig, render_pairs
 from test_synth import warp_back
 

@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from flownet.data import FlowDataModule, PairDataset
+from flownet.data import PairDataset
+from flownet.datamodule import FlowDataModule
 from flownet.errors import FlowNetError
-from flownet.evaluate import dataset_pairs, detect_format, evaluate_epe, split_pairs, zero_flow_fn
-from flownet.io import write_flo, write_image, write_kitti_flow
+from flownet.datasets import dataset_pairs, detect_format, seeded_split
+from flownet.evaluate import evaluate_epe, zero_flow_fn
+from flownet.io import write_flo, write_image
+from test_formats import png16_bytes
 
 H, W = 64, 80
 rng = np.random.default_rng(0)
@@ -35,19 +38,22 @@ def sintel(tmp_path_factory):
     return root
 
 
+KITTI_FLOW = [(i + 1.0, -(i + 2.5)) for i in range(5)]  # (u, v) of pair i where valid
+KITTI_VALID_ROWS = [8, 16, 24, 40, 64]  # the first rows of pair i are valid, the others hold 100 px
+
+
 @pytest.fixture(scope="module")
 def kitti(tmp_path_factory):
+    """KITTI 2015 layout; the flow PNGs made by an encoder of the tests' own (test_formats.png16_bytes)."""
     root = tmp_path_factory.mktemp("kitti")
     for d in ("image_2", "flow_occ"):
         (root / "training" / d).mkdir(parents=True)
-    for i in range(5):
+    for i, ((u, v), rows) in enumerate(zip(KITTI_FLOW, KITTI_VALID_ROWS)):
         write_image(root / "training" / "image_2" / f"{i:06d}_10.png", image())
         write_image(root / "training" / "image_2" / f"{i:06d}_11.png", image())
-        valid = np.zeros((H, W), bool)
-        valid[: H // 2] = True  # half the pixels have ground truth
-        f = flow(3.0)
-        f[H // 2 :] = 100.0  # invalid pixels: must not count
-        write_kitti_flow(root / "training" / "flow_occ" / f"{i:06d}_10.png", f, valid)
+        valid = np.arange(H)[:, None].repeat(W, 1) < rows
+        codes = np.dstack([np.where(valid, u, 100.0) * 64 + 2**15, np.where(valid, v, 100.0) * 64 + 2**15, valid])
+        (root / "training" / "flow_occ" / f"{i:06d}_10.png").write_bytes(png16_bytes(codes.astype(np.uint16)))
     return root
 
 
@@ -81,12 +87,17 @@ def test_sintel_pairs(sintel):
     assert result["epe"] == pytest.approx(np.mean([k * np.sqrt(2) for k in (1, 2, 3, 1, 2)]), rel=1e-5)
 
 
-def test_kitti_pairs_mask_invalid_pixels(kitti):
+def test_kitti_pairs_mask_invalid_pixels_and_weigh_every_pixel_alike(kitti):
     for root in (kitti, kitti / "training"):
         assert detect_format(root) == "kitti"
         assert len(dataset_pairs(root)) == 5
     result = evaluate_epe(dataset_pairs(kitti), zero_flow_fn, progress=False)
-    assert result["epe"] == pytest.approx(3 * np.sqrt(2), rel=1e-4)  # the 100 px invalid half is ignored
+    errors = [np.hypot(u, v) for u, v in KITTI_FLOW]  # zero flow: |gt|; the 100 px invalid pixels do not count
+    pixels = [rows * W for rows in KITTI_VALID_ROWS]
+    assert result["pixels"] == sum(pixels)
+    assert result["epe"] == pytest.approx(np.dot(errors, pixels) / sum(pixels), rel=1e-6)  # as KITTI's devkit
+    assert result["pair_mean"]["epe"] == pytest.approx(np.mean(errors), rel=1e-6)
+    assert [p["pixels"] for p in result["pairs"].values()] == pixels
 
 
 def test_pair_list(pair_list):
@@ -126,8 +137,8 @@ def test_ambiguous_and_unknown_layouts(tmp_path, sintel):
 
 def test_split_is_seeded_and_disjoint(sintel):
     pairs = dataset_pairs(sintel)
-    train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
-    assert train == split_pairs(pairs, "train")
+    train, val = seeded_split(pairs, "train"), seeded_split(pairs, "val")
+    assert train == seeded_split(pairs, "train")
     assert set(train).isdisjoint(val) and len(train) + len(val) == len(pairs)
 
 
@@ -152,3 +163,15 @@ def test_eval_cli_on_a_list(pair_list, tmp_path):
                         str(pair_list), "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 5
+
+
+def test_data_and_evaluate_do_not_import_each_other():
+    """Training data and evaluation share flownet.datasets; neither module loads the other."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, importlib; importlib.import_module(sys.argv[1]); "
+             "print(sorted(m for m in ('flownet.data', 'flownet.evaluate') if m in sys.modules))")
+    for module, other in (("flownet.data", "flownet.evaluate"), ("flownet.evaluate", "flownet.data")):
+        out = subprocess.run([sys.executable, "-c", probe, module], capture_output=True, text=True, check=True).stdout
+        assert eval(out) == [module], f"{module} loads {other}"

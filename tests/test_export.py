@@ -45,7 +45,10 @@ def test_export_cli(model, tmp_path):
     r = subprocess.run([sys.executable, "-m", "flownet.cli", "export", "--onnx", str(tmp_path / "m.onnx"),
                         "--checkpoint", str(tmp_path / "w.pt")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / "m.onnx").stat().st_size > 100_000
+    a, b = torch.rand(1, 3, 64, 70), torch.rand(1, 3, 64, 70)
+    with torch.no_grad():
+        ref = model(a, b).numpy()
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", a.numpy(), b.numpy()), ref, atol=1e-4, rtol=0)
     bad = subprocess.run([sys.executable, "-m", "flownet.cli", "export", "--onnx", str(tmp_path / "m.txt"),
                           "--width", "0.25"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr

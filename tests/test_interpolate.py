@@ -161,6 +161,11 @@ def test_ssim_by_hand():
     assert ssim(z, z) == pytest.approx(1.0)
 
 
+def test_ssim_of_images_smaller_than_its_window_is_a_clear_error():
+    with pytest.raises(FlowNetError, match="at least 11x11 pixels, not 40x10"):
+        ssim(torch.rand(1, 3, 10, 40), torch.rand(1, 3, 10, 40))
+
+
 def test_ssim_single_window_against_a_direct_sum():
     """An 11 x 11 image has one window position: SSIM is the weighted statistics of the whole image."""
     rng = np.random.default_rng(0)

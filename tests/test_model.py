@@ -11,7 +11,9 @@ def n_params(model):
 
 
 def test_full_width_has_the_papers_parameter_count():
-    assert n_params(FlowNetS(width=1.0)) == pytest.approx(38.7e6, rel=0.01)
+    """Exactly: one prediction head of the smallest level (2 x 194 x 9 = 3,492 weights) is 0.01 % of the total."""
+    assert n_params(FlowNetS(width=1.0)) == 38_675_536
+    assert n_params(FlowNetS(width=0.5, batch_norm=True)) == 9_696_336  # the shipped model's configuration
 
 
 def test_width_scales_the_network():
@@ -26,6 +28,39 @@ def test_eval_returns_full_resolution_flow_for_any_size(size):
         flow = model(img, img)
     assert flow.shape == (2, 2, *size)
     assert torch.isfinite(flow).all()
+
+
+def random_model(width: float = 0.25, seed: int = 0) -> FlowNetS:
+    """An untrained network with weights large enough that its flow varies across the image."""
+    torch.manual_seed(seed)
+    model = FlowNetS(width=width).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    return model
+
+
+def edge_canvas(img: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """``img`` at the top-left of an h x w canvas, its last row and column repeated into the rest (by indexing)."""
+    rows = torch.arange(h).clamp(max=img.shape[-2] - 1)
+    cols = torch.arange(w).clamp(max=img.shape[-1] - 1)
+    return img[..., rows, :][..., cols]
+
+
+@pytest.mark.parametrize("size", [(37, 250), (100, 130), (64, 90), (75, 128)])
+def test_odd_sizes_are_padded_bottom_right_and_cropped_back(size):
+    """The flow of an odd-size pair is the top-left part of the flow of the same pair on a canvas of the next
+    multiple of 64 (no padding there): padding anywhere else, or cropping another part, moves the field."""
+    model = random_model()
+    h, w = size
+    a, b = torch.rand(1, 3, h, w), torch.rand(1, 3, h, w)
+    ch, cw = -(-h // 64) * 64, -(-w // 64) * 64
+    with torch.inference_mode():
+        flow = model(a, b)
+        on_canvas = model(edge_canvas(a, ch, cw), edge_canvas(b, ch, cw))
+    assert on_canvas.shape[-2:] == (ch, cw) and flow.shape[-2:] == (h, w)
+    assert flow.abs().max() > 0.5 and (flow - flow.mean((2, 3), keepdim=True)).abs().max() > 0.1  # not flat
+    torch.testing.assert_close(flow, on_canvas[..., :h, :w], atol=1e-4, rtol=0)
 
 
 def test_train_mode_returns_five_scales():

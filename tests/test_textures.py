@@ -120,7 +120,7 @@ def test_flow_over_real_textures_is_exact_on_visible_pixels(photo_dir):
 
 
 def test_videos_give_frames(tmp_path):
-    from flownet.interpolate import write_video
+    from flownet.video import write_video
 
     frames = [np.full((64, 80, 3), 40 * k, np.uint8) for k in range(6)]
     write_video(iter(frames), tmp_path / "clip.mp4", Fraction(10))

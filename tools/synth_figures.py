@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from flownet.evaluate import dataset_pairs  # noqa: E402
+from flownet.datasets import dataset_pairs  # noqa: E402
 from flownet.fileutil import atomic_path  # noqa: E402
 from flownet.io import read_flow  # noqa: E402
 from flownet.synth import SynthConfig, TexturePools, render_pairs, render_triplets  # noqa: E402

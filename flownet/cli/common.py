@@ -1,0 +1,153 @@
+"""What several commands share: argument types, the model options, the device choice and the help layout.
+
+Only the standard library at import time: torch and the rest are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import FlowNetError
+
+PRECISION_DEFAULT = "auto"  # of eval and infer: bf16 changes the EPE by < 0.1 % (docs/performance.md)
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage mistakes as one line on stderr and exit status 2, like every other user error."""
+
+    def error(self, message: str):
+        self.exit(2, f"flownet: error: {message} (see '{self.prog} --help')\n")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds '(default: X)' once: not for options without a value (None, False) nor where the help already
+    says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def add_command(sub: argparse._SubParsersAction, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand's parser with the house help layout."""
+    return sub.add_parser(name, help=help, description=description, formatter_class=HelpFormatter)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'384x512' -> (384, 512): height x width."""
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HEIGHTxWIDTH, e.g. 384x512, not '{text}'") from None
+    if h < 1 or w < 1:
+        raise argparse.ArgumentTypeError(f"size must be positive, not '{text}'")
+    return h, w
+
+
+def size_text(size: tuple[int, int]) -> str:
+    """(384, 512) -> '384x512', the form ``parse_size`` reads."""
+    return "x".join(map(str, size))
+
+
+def at_least(minimum: float, kind: type = int):
+    """An argparse type: a number of ``kind`` of at least ``minimum`` (the one-line error names the flag)."""
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: '{text}'") from None
+        if not value >= minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {text}")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def above_zero(text: str) -> float:
+    """An argparse type: a number above 0 (the one-line error names the flag)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
+def pick_device(name: str = "auto") -> str:
+    """'auto' = CUDA when available, else CPU; a device that this machine or this torch lacks is a FlowNetError."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(name).type
+    except RuntimeError:
+        raise FlowNetError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise FlowNetError(f"--device {name}: no CUDA GPU is available to this torch ({torch.__version__})")
+    return name
+
+
+def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
+    """--checkpoint, --device and --precision, for the commands that run the model."""
+    p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint)")
+    p.add_argument("--device", default="auto", help=f"{when}cpu, cuda, cuda:N or auto (CUDA when available)")
+    p.add_argument("--precision", default=PRECISION_DEFAULT, choices=["fp32", "bf16", "auto"],
+                   help=f"{when}fp32, bf16 (autocast; the flow stays fp32) or auto (bf16 on CUDA or on a CPU "
+                        "with native bf16: it changes the EPE by under 0.1 %%)")
+    p.add_argument("--refine", default="fuse", choices=["fuse", "variational", "none"],
+                   help=f"{when}classical refinement of the network's flow (OpenCV): fuse = take OpenCV DIS's flow "
+                        "where it is self-consistent and matches better, then a variational pass; variational = "
+                        "coarse-to-fine variational refinement alone; none = the network alone")
+
+
+def model_flow(args: argparse.Namespace):
+    """(flow function, name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in ``--precision``,
+    followed by the classical ``--refine`` step."""
+    from ..evaluate import model_flow_fn
+    from ..pipeline import refine_fn
+    from ..weights import default_checkpoint, load_model
+
+    checkpoint = args.checkpoint or default_checkpoint()
+    flow_fn = refine_fn(model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), args.refine)
+    name = Path(checkpoint).name
+    return flow_fn, name if args.refine == "none" else f"{name} + {args.refine}"
+
+
+FLOWS = ("model", "dis-medium", "dis-fast", "dis-ultrafast", "farneback")  # choices of --flow
+
+
+def chosen_flow(args: argparse.Namespace, name: str):
+    """(row name, flow function) of ``--flow NAME``: the model (``model_flow``) or one of OpenCV's methods."""
+    if name == "model":
+        flow_fn, checkpoint = model_flow(args)
+        return f"flownet ({checkpoint})", flow_fn
+    if name not in FLOWS:
+        raise FlowNetError(f"unknown --flow '{name}' (use {', '.join(FLOWS)})")
+    from ..classical import classical_flow_fn
+
+    return f"warp on {name} flow", classical_flow_fn(name)
+
+
+def check_writable(path: str | Path, what: str = "output") -> None:
+    """Fail now, before any work, when ``path``'s folder does not exist."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise FlowNetError(f"the folder of the {what} does not exist", path)
+
+
+def read_flow_marked(path: str):
+    """A .flo or KITTI flow with its unknown pixels set to NaN (drawn black, left out of errors)."""
+    from .. import io
+
+    return mark_unknown(*io.read_flow(path))
+
+
+def mark_unknown(flow, valid):
+    """``flow`` (H x W x 2 array) with NaN where ``valid`` (H x W) is False."""
+    flow[~valid] = float("nan")
+    return flow
