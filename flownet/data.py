@@ -22,7 +22,7 @@ from .datasets import SPLIT_FILE, PairFiles, chairs_ids, chairs_split, load_pair
 from .errors import FlowNetError
 from .fileutil import atomic_folder, atomic_path
 from .synth import SynthConfig, TexturePools, render_pairs, render_triplets
-from .textures import RealTextures, load_textures
+from .textures import RealTextures, as_textures
 from .types import Sample
 
 
@@ -149,14 +149,15 @@ class SyntheticChairs(IterableDataset):
     over the workers). Each new iterator (each epoch, each worker) draws its own stream from ``seed`` and torch's
     global RNG, which DataLoader seeds anew per worker and epoch: new scenes every epoch, reproducible under
     ``seed_everything``. ``textures`` (a folder, ``"registry"``, or loaded ``RealTextures``) mixes crops of real
-    images into the pools at ``config.real_fraction``; a folder is decoded once, here, and shared by the workers.
+    images into the pools at ``config.real_fraction``; a folder is decoded once, here, and shared by the workers
+    (from a folder with more than one load takes, each epoch and worker decodes its own random subset).
     """
 
     def __init__(self, config: SynthConfig, length: int, seed: int = 0, chunk: int = 8, replay: int = 2,
                  jitter: float = 0.05, textures: RealTextures | str | os.PathLike | None = None) -> None:
         self.config, self.length, self.seed = config, length, seed
         self.chunk, self.replay, self.jitter = chunk, replay, jitter
-        self.textures = load_textures(textures, seed) if isinstance(textures, (str, os.PathLike)) else textures
+        self.textures = as_textures(textures, seed)
 
     def __len__(self) -> int:
         return self.length
@@ -172,7 +173,8 @@ class SyntheticChairs(IterableDataset):
             torch.set_num_threads(1)
         stream = int(torch.randint(0, 2**31, ()))  # differs per worker and per epoch
         gen = torch.Generator().manual_seed(self.seed * 2**31 + stream)
-        pools = TexturePools(gen, self.config, real=self.textures)
+        real = None if self.textures is None else self.textures.resampled(stream)
+        pools = TexturePools(gen, self.config, real=real)
         count = self.length // workers + (worker < self.length % workers)
         variants = [(False, False), (True, False), (False, True), (True, True)]
         produced = 0
@@ -248,8 +250,8 @@ def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, 
     (a folder of images / videos, ``"registry"``, or loaded ``RealTextures``) mixes in real-image textures."""
     from tqdm import tqdm
 
+    real = as_textures(textures, seed)
     out = _output_folder(out, count)
-    real = load_textures(textures, seed) if isinstance(textures, (str, os.PathLike)) else textures
     config = SynthConfig(height=size[0], width=size[1])
     gen = torch.Generator().manual_seed(seed)
     written = 0
@@ -282,8 +284,8 @@ def write_synthetic_triplets(out: str | os.PathLike, count: int, size: tuple[int
     lo, hi = t_range
     if not 0 <= lo <= hi <= 1:
         raise FlowNetError(f"--t-range must be two times with 0 <= T0 <= T1 <= 1, not {lo} {hi}")
+    real = as_textures(textures, seed)
     out = _output_folder(out, count)
-    real = load_textures(textures, seed) if isinstance(textures, (str, os.PathLike)) else textures
     config = SynthConfig(height=size[0], width=size[1])
     gen = torch.Generator().manual_seed(seed)
     written = 0

@@ -87,15 +87,24 @@ def _shrink(img: np.ndarray, max_side: int) -> torch.Tensor:
 
 
 class RealTextures:
-    """Decoded source images (3 x H x W uint8 tensors) and the random crops cut from them."""
+    """Decoded source images (3 x H x W uint8 tensors) and the random crops cut from them. ``subset_of``, when
+    set, is the (source, options) of ``load_textures`` these are a random subset of."""
 
-    def __init__(self, images: list[torch.Tensor]) -> None:
+    def __init__(self, images: list[torch.Tensor], subset_of: tuple[str | os.PathLike, dict] | None = None) -> None:
         if not images:
             raise FlowNetError("no texture images large enough to crop from")
-        self.images = images
+        self.images, self.subset_of = images, subset_of
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def resampled(self, seed: int) -> "RealTextures":
+        """Another random subset of the source when it holds more than one load takes (the stream takes one per
+        epoch and worker, so a large photo collection is seen over the epochs); else these same textures."""
+        if self.subset_of is None:
+            return self
+        source, options = self.subset_of
+        return load_textures(source, seed, **options)
 
     def crops(self, gen: torch.Generator, n: int, h: int, w: int, device=None) -> torch.Tensor:
         """N x 3 x h x w crops in [0, 1]: a random image, quarter turn and flip, scale (0.6-2 source pixels per
@@ -128,9 +137,10 @@ def load_textures(source: str | os.PathLike, seed: int = 0, max_sources: int = 9
     at random (seeded) when there are more; each shrunk to at most ``max_side`` pixels on its longer side."""
     files = texture_files(source)
     rng = np.random.default_rng(seed)
-    videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
-    stills = [f for f in files if f not in videos]
-    if len(stills) + frames_per_video * len(videos) > max_sources:  # a random subset, videos counted by their frames
+    videos = {f for f in files if f.suffix.lower() in VIDEO_SUFFIXES}
+    subset_of = None
+    if len(files) + (frames_per_video - 1) * len(videos) > max_sources:  # a random subset, videos counted by their frames
+        subset_of = (source, dict(max_sources=max_sources, frames_per_video=frames_per_video, max_side=max_side))
         order = rng.permutation(len(files)).tolist()
         chosen, used = [], 0
         for k in order:
@@ -141,8 +151,13 @@ def load_textures(source: str | os.PathLike, seed: int = 0, max_sources: int = 9
         files = sorted(chosen)
     images = []
     for f in files:
-        decoded = video_frames(f, frames_per_video, rng) if f.suffix.lower() in VIDEO_SUFFIXES else [io.read_image(f)]
+        decoded = video_frames(f, frames_per_video, rng) if f in videos else [io.read_image(f)]
         images += [_shrink(img, max_side) for img in decoded if min(img.shape[:2]) >= MIN_SIDE]
     if not images:
         raise FlowNetError(f"no images of at least {MIN_SIDE}x{MIN_SIDE} pixels to take textures from", source)
-    return RealTextures(images)
+    return RealTextures(images, subset_of)
+
+
+def as_textures(source: RealTextures | str | os.PathLike | None, seed: int = 0) -> RealTextures | None:
+    """Loaded textures as given, or loaded from a folder / ``"registry"`` (None: procedural textures only)."""
+    return load_textures(source, seed) if isinstance(source, (str, os.PathLike)) else source

