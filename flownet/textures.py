@@ -44,13 +44,15 @@ def registry_texture_files() -> list[Path]:
 
 
 def texture_files(source: str | os.PathLike) -> list[Path]:
-    """The images and videos under a folder (recursively, in name order), or the registry samples."""
+    """The images and videos under a folder (recursively, in name order; hidden files left out), or the registry
+    samples."""
     if os.fspath(source) == REGISTRY:
         return registry_texture_files()
     root = Path(source)
     if not root.is_dir():
         raise FlowNetError("no such folder of texture images or videos", root)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES
+                   and not p.name.startswith("."))
     if not files:
         raise FlowNetError(f"no images or videos ({', '.join(s[1:] for s in IMAGE_SUFFIXES + VIDEO_SUFFIXES)}) "
                            "in this folder", root)
@@ -68,11 +70,19 @@ def video_frames(path: Path, count: int, rng: np.random.Generator) -> list[np.nd
             n = int(n) if n and n != float("inf") else reader.count_frames()
             slots = np.linspace(0, n, count + 1)
             picks = sorted({min(n - 1, int(rng.uniform(a, b))) for a, b in zip(slots[:-1], slots[1:])})
-            return [io.to_rgb8(np.asarray(reader.get_data(i)), path) for i in picks]
+            frames = []
+            for i in picks:
+                try:
+                    frames.append(io.to_rgb8(np.asarray(reader.get_data(i)), path))
+                except IndexError:  # the container's frame count overshoots: the video ends earlier
+                    break
     except FlowNetError:
         raise
     except Exception as e:  # decoders raise many types for broken files
         raise FlowNetError(f"cannot read the video ({type(e).__name__})", path) from None
+    if not frames:
+        raise FlowNetError("the video has no frames to read", path)
+    return frames
 
 
 def _shrink(img: np.ndarray, max_side: int) -> torch.Tensor:
