@@ -28,6 +28,7 @@ class TrainConfig:
     max_steps: int = -1
     limit_train_batches: float | int | None = None
     synthetic_length: int = 8000
+    textures: str | None = None  # synthetic stream: also crops of the images / videos of a folder, or "registry"
     val_size: int = 64  # pairs of the generated validation set (with data=None)
     num_workers: int = 2
     precision: str = "32-true"

