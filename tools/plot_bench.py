@@ -1,13 +1,13 @@
 """The measured tables of docs/performance.md, from `flownet bench` JSON files, and the speed-accuracy plot, from
-the `flownet eval` JSON files of tools/results.sh (the very numbers of the README's accuracy table).
+tools/results.py's results.json (the very numbers of the README's accuracy table).
 
     python tools/plot_bench.py [--from runs/bench] [--doc docs/performance.md] [--results out/results]
                                [--plot docs/speed_accuracy.png] [--only-plot]
 
 Each bench whose JSON is not in --from yet is run first (`flownet bench ... --json`); the tables replace what lies
 between the <!-- bench:start --> and <!-- bench:end --> markers of --doc. The plot shows seconds per pair (log)
-against EPE of the shipped model and the classical methods on each dataset, as in the README's table; it is drawn
-when --results holds them (tools/results.sh ends by drawing it).
+against EPE of every configuration of ours and the classical methods on each dataset, as in the README's table; it is
+drawn when --results holds them (tools/results.sh ends by drawing it).
 """
 
 from __future__ import annotations
@@ -90,27 +90,25 @@ def tables(r: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-METHODS = {"model": "flownet", "dis-ultrafast": "DIS ultrafast", "dis-fast": "DIS fast",
-           "dis-medium": "DIS medium", "farneback": "Farneback"}  # JSON name (tools/results.sh): label
-DATASETS = ("flyingchairs", "middlebury")
-
-
 def plot(results: Path, out: Path) -> bool:
-    """ms/pair (log x) against EPE, one panel per dataset, from tools/results.sh's JSON (False: none there)."""
-    found = {d: {m: json.loads((results / f"{d}-{m}.json").read_text()) for m in METHODS
-                 if (results / f"{d}-{m}.json").is_file()} for d in DATASETS}
-    found = {d: rows for d, rows in found.items() if rows}
-    if not found:
+    """ms/pair (log x) against EPE, one panel per dataset, from tools/results.py's results.json (False: none)."""
+    path = results / "results.json"
+    if not path.is_file():
         return False
-    fig, axes = plt.subplots(1, len(found), figsize=(5.5 * len(found), 4.2), squeeze=False)
+    found = json.loads(path.read_text())["flow"]
+    fig, axes = plt.subplots(1, len(found), figsize=(6.5 * len(found), 5.0), squeeze=False)
     for ax, (data, rows) in zip(axes[0], found.items()):
         for name, v in rows.items():
-            ours, ms = name == "model", 1000 * v["seconds_per_pair"]
+            if name == "zero flow":
+                ax.axhline(v["epe"], color="0.6", lw=1, ls="--")
+                ax.text(0.01, v["epe"], " zero flow", transform=ax.get_yaxis_transform(), fontsize=8, va="bottom")
+                continue
+            ours, ms = not name.startswith("OpenCV"), 1000 * v["s_per_pair"]
+            label = name.replace("**", "").replace("`", "").split(" (")[0]
             ax.scatter(ms, v["epe"], marker="*" if ours else "o", s=160 if ours else 50, color="C3" if ours else "C0",
                        zorder=3)
-            label = f"flownet ({v['method']})" if ours else METHODS[name]
             ax.annotate(f"{label}\n{v['epe']:.3f} px, {ms:.0f} ms", (ms, v["epe"]), textcoords="offset points",
-                        xytext=(6, 4), fontsize=8)
+                        xytext=(6, 4), fontsize=7)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -120,7 +118,8 @@ def plot(results: Path, out: Path) -> bool:
         ax.set_title(f"{data} ({next(iter(rows.values()))['n']} pairs)")
         ax.grid(True, alpha=0.3)
         ax.margins(x=0.35, y=0.15)
-    fig.suptitle("Speed vs accuracy: the README's table (tools/results.sh); lower left is better", fontsize=10)
+    fig.suptitle("Speed vs accuracy: the README's table (tools/results.py, one run); lower left is better; "
+                 "stars: flownet", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     return True
@@ -130,7 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="folder", default="runs/bench", help="folder of bench JSON files")
     parser.add_argument("--doc", default="docs/performance.md", help="markdown file whose tables are replaced")
-    parser.add_argument("--results", default="out/results", help="folder of tools/results.sh's eval JSON files")
+    parser.add_argument("--results", default="out/results", help="folder of tools/results.py's results.json")
     parser.add_argument("--plot", default="docs/speed_accuracy.png")
     parser.add_argument("--only-plot", action="store_true", help="draw the plot only (no benches, no tables)")
     args = parser.parse_args()

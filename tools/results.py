@@ -117,10 +117,10 @@ def machine() -> str:
 
 
 def replace_block(text: str, key: str, table: str) -> str:
-    pattern = re.compile(rf"(<!-- results:{key} -->\n).*?(\n<!-- /results:{key} -->)", re.S)
+    pattern = re.compile(rf"(<!-- results:{key} -->\n).*?(<!-- /results:{key} -->)", re.S)
     if not pattern.search(text):
         raise SystemExit(f"README.md has no <!-- results:{key} --> ... <!-- /results:{key} --> block")
-    return pattern.sub(lambda m: m.group(1) + table + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
 
 
 def main() -> int:
