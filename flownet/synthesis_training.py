@@ -13,6 +13,7 @@ import math
 import os
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
@@ -88,7 +89,7 @@ def synthesis_loss(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     return (pred - gt).abs().mean() + grad
 
 
-def warp_blend(b: dict[str, torch.Tensor]) -> torch.Tensor:
+def plain_blend(b: dict[str, torch.Tensor]) -> torch.Tensor:
     """The untrained reference: both frames warped to t along Super SloMo's intermediate flows, blended."""
     t = b["t"].reshape(-1, 1, 1, 1)
     ft0, ft1 = intermediate_flows(b["f01"], b["f10"], t)
@@ -137,7 +138,7 @@ def validate(model: SynthesisNet, triplets: list[Triplet], crop: int = 256, batc
     for _ in range(batches):
         b = crop_batch(triplets, 4, crop, rng)
         ours.append(psnr_batch(model(b["img0"], b["img1"], b["f01"], b["f10"], b["t"]), b["gt"]))
-        plain.append(psnr_batch(warp_blend(b), b["gt"]))
+        plain.append(psnr_batch(plain_blend(b), b["gt"]))
     return sum(ours) / len(ours), sum(plain) / len(plain)
 
 
@@ -148,7 +149,7 @@ def video_training_triplets(source: str | os.PathLike, flow_fn: FlowFn, count: i
     from .triplets import video_triplets
     from .video import count_frames
 
-    first, last = frames or (0, count_frames(source) or count)
+    first, last = frames or (0, count_frames(Path(source)) or count)
     stride = max(1, (last - first) // count)
     picked = (d for d in video_triplets([source], step=2, stride=1)
               if first <= d["frames"][0] and d["frames"][2] <= last and (d["frames"][0] - first) % stride == 0)
