@@ -251,8 +251,8 @@ def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3) -
     """A 25 fps video of ``count`` frames of a generated texture panning diagonally by ``step`` px per frame."""
     from fractions import Fraction
 
-    from .interpolate import write_video
     from .synth import textures
+    from .video import write_video
 
     h, w = size
     tex = textures(torch.Generator().manual_seed(0), 1, h + step * count, w + step * count)[0]

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 
@@ -117,15 +117,18 @@ INTERP_BASELINES = {
 }
 
 
-def evaluate_interp(triplets: list[Path], flow_fn: FlowFn, name: str = "flownet", progress: bool = True) -> dict:
-    """PSNR and SSIM of the middle frame made by warping along ``flow_fn``'s flows, and of the baselines frame
-    repeat and linear blend, on each triplet (frames quantised to 8 bits, as written). Returns {method: {"psnr",
-    "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
+def evaluate_interp(triplets: list[Path], flow_fns: dict[str, FlowFn], progress: bool = True) -> dict:
+    """PSNR and SSIM of the middle frame made by warping along each of ``flow_fns``' flows ({row name: flow
+    function}), and of the baselines frame repeat and linear blend, on each triplet (frames quantised to 8 bits, as
+    written). Returns {method: {"psnr", "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
     from . import io
     from .interpolate import interpolate
     from .metrics import psnr, ssim
 
-    methods = {name: lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0], **INTERP_BASELINES}
+    def warp_with(flow_fn: FlowFn) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0]
+
+    methods = {**{name: warp_with(fn) for name, fn in flow_fns.items()}, **INTERP_BASELINES}
     results = {m: {"triplets": {}, "seconds": 0.0} for m in methods}
     for folder in counted(triplets, len(triplets), "triplets", progress):
         f0, gt, f1 = (io.image_to_tensor(io.read_image(p)) for p in _triplet_files(folder))

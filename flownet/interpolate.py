@@ -18,14 +18,14 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from . import io
 from .errors import FlowNetError
-from .fileutil import atomic_folder, atomic_path
+from .fileutil import atomic_folder
 from .types import FlowFn
 from .warp import backward_warp, consistency_mask, intermediate_flows
 
@@ -45,15 +45,27 @@ class PairFlows:
     seen1: torch.Tensor | None = None
 
 
+def is_same(img0: torch.Tensor, img1: torch.Tensor) -> bool:
+    """Whether two frames are identical up to 8-bit rounding noise (``SAME_LEVEL``)."""
+    return bool((img0 - img1).abs().max() <= SAME_LEVEL)
+
+
+def is_cut(img0: torch.Tensor, img1: torch.Tensor, f01: torch.Tensor) -> bool:
+    """Whether the flow ``f01`` fails to explain ``img0`` by ``img1`` (a scene cut): the mean gray difference
+    left after warping is above ``CUT_RESIDUAL`` and warping removed less than 40 % of the plain difference."""
+    residual = (io.luma(img0) - io.luma(backward_warp(img1, f01)[0])).abs().mean()
+    plain = (io.luma(img0) - io.luma(img1)).abs().mean()
+    return bool(residual > CUT_RESIDUAL and residual > CUT_GAIN * plain)
+
+
+
 def pair_flows(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn) -> PairFlows:
     """Flows both ways (one batched call), the consistency masks, and whether the pair is a cut or a repeat."""
-    if (img0 - img1).abs().max() <= SAME_LEVEL:
+    if is_same(img0, img1):
         return PairFlows("same")
     flows = flow_fn(torch.cat([img0, img1]), torch.cat([img1, img0])).to(img0)
     f01, f10 = flows[: len(img0)], flows[len(img0):]
-    residual = (io.luma(img0) - io.luma(backward_warp(img1, f01)[0])).abs().mean()
-    plain = (io.luma(img0) - io.luma(img1)).abs().mean()
-    if residual > CUT_RESIDUAL and residual > CUT_GAIN * plain:
+    if is_cut(img0, img1, f01):
         return PairFlows("cut")
     return PairFlows("flow", f01, f10, consistency_mask(f01, f10), consistency_mask(f10, f01))
 
@@ -77,18 +89,46 @@ def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float)
     return out.clamp(0, 1)
 
 
-def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: list[float]) -> list[torch.Tensor]:
+def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float]) -> list[torch.Tensor]:
     """Frames at each of ``times`` (flows computed once)."""
+    return list(iter_interpolate(img0, img1, flow_fn, times))
+
+
+def iter_interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn,
+                     times: Sequence[float]) -> Iterator[torch.Tensor]:
+    """Frames at each of ``times``, made one at a time (flows computed once): any number fits in memory."""
     for t in times:
         if not 0 <= t <= 1:
             raise FlowNetError(f"time t must be between 0 and 1, got {t}")
     flows = pair_flows(img0, img1, flow_fn)
-    return [frame_at(img0, img1, flows, t) for t in times]
+    for t in times:
+        yield frame_at(img0, img1, flows, t)
 
 
 def even_times(n: int) -> list[float]:
     """The times of n evenly spaced in-between frames: 1/(n+1), ..., n/(n+1)."""
     return [k / (n + 1) for k in range(1, n + 1)]
+
+
+def time_names(times: Sequence[float]) -> list[str]:
+    """File stems that carry each frame's time, with as many decimals as tell them apart: frame_t0.250, ..."""
+    decimals = 3
+    while len({f"{t:.{decimals}f}" for t in times}) < len(times):
+        decimals += 1
+    return [f"frame_t{t:.{decimals}f}" for t in times]
+
+
+def interpolate_to_folder(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float],
+                          out: str | os.PathLike, progress: bool = True) -> list[str]:
+    """Write the frames at ``times`` into the folder ``out`` as ``time_names(times)`` PNGs (the folder appears
+    complete or not at all); returns the file names."""
+    from tqdm import tqdm
+
+    names = [f"{name}.png" for name in time_names(times)]
+    frames = (io.tensor_to_image(f) for f in iter_interpolate(img0, img1, flow_fn, times))
+    with tqdm(frames, total=len(times), desc="interpolate", unit="frame", disable=not progress) as stream:
+        write_frames(stream, Path(out), names)
+    return names
 
 
 # ----------------------------------------------------------------------------------------------- sequences
@@ -133,78 +173,72 @@ def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fr
         yield io.tensor_to_image(prev)
 
 
-def video_fps(path: Path) -> Fraction:
-    """The frame rate of a video file."""
-    import imageio.v2 as iio2
-
-    try:
-        with iio2.get_reader(path, format="FFMPEG") as reader:
-            fps = reader.get_meta_data().get("fps")
-    except Exception as e:  # decoders raise many types for broken files
-        raise FlowNetError(f"cannot read the video ({type(e).__name__})", path) from None
-    if not fps or fps <= 0:
-        raise FlowNetError("the video does not say its frame rate", path)
-    return Fraction(fps).limit_denominator(1001)
-
-
 def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: FlowFn,
-                         factor: int | None = None, fps: float | None = None, progress: bool = True) -> int:
-    """Raise the frame rate of a video (or a folder of frames) by ``factor``, or to ``fps``; write a video (same
-    suffix rules as the input: .mp4 etc.) or a folder of PNG frames. Returns the number of frames written."""
+                         factor: int | None = None, fps: float | None = None, input_fps: float | None = None,
+                         crf: int | None = None, progress: bool = True,
+                         say: Callable[[str], None] = lambda message: None) -> int:
+    """Raise the frame rate of a video (or a folder of frames, in name order, at ``input_fps``: default 25) by
+    ``factor``, or resample it to ``fps``; write a video (``flownet.video.ENCODERS``: quality ``crf``, the source's
+    colours and audio kept) or a folder of PNG frames. ``say`` receives notes for the user (frame order, assumed
+    frame rate, audio left out). Returns the number of frames written."""
     from tqdm import tqdm
 
-    from .infer import VIDEO_SUFFIXES, count_frames, iter_frames
+    from . import video
 
     source, out = Path(source), Path(out)
     if not source.exists():
         raise FlowNetError("no such video or folder of frames", source)
-    to_video = out.suffix.lower() in VIDEO_SUFFIXES
-    if not to_video and out.suffix:
-        raise FlowNetError(f"output must be a video ({', '.join(VIDEO_SUFFIXES)}) or a folder", out)
-    fps_in = video_fps(source) if source.is_file() else Fraction(25)
+    to_video = bool(out.suffix) and not out.is_dir()
+    if to_video:
+        video.check_output(out, crf)
+    elif crf is not None:
+        raise FlowNetError("--crf is for video output, not a folder of frames", out)
     if (factor is None) == (fps is None):
         raise FlowNetError("give either --factor or --fps")
+    if input_fps is not None and input_fps <= 0:
+        raise FlowNetError(f"--input-fps must be positive, got {input_fps:g}")
+    info = None
+    if source.is_dir():
+        files = video.frame_files(source)
+        total = len(files)
+        fps_in = Fraction(25) if input_fps is None else Fraction(input_fps).limit_denominator(1001)
+        say(f"{total} frames in name order, {files[0].name} to {files[-1].name}, at {float(fps_in):g} fps"
+            + (" (the default for a folder: set it with --input-fps)" if input_fps is None else ""))
+    else:
+        video.check_video(source)
+        info = video.probe(source)
+        if info.fps is None or info.fps <= 0:
+            raise FlowNetError("the video does not say its frame rate", source)
+        if input_fps is not None:
+            raise FlowNetError(f"--input-fps is for a folder of frames: the video says its rate "
+                               f"({float(info.fps):g} fps)", source)
+        fps_in, total = info.fps, info.frames
+        if info.audio and (not to_video or out.suffix.lower() == ".gif"):
+            say(f"{'GIF' if to_video else 'a folder of frames'} holds no sound: the audio track is left out")
     fps_out = fps_in * factor if factor is not None else Fraction(fps).limit_denominator(1001)
     if fps_out <= 0:
         raise FlowNetError("the output frame rate must be positive")
-    total = count_frames(source)
-    if total is not None and total < 2:
-        raise FlowNetError(f"fewer than two frames ({total})", source)
     expected = None if total is None else int((total - 1) * fps_out / fps_in) + 1
-    frames = (frame for _, frame in iter_frames(source))
+    frames = (frame for _, frame in video.iter_frames(source))
     try:
         with tqdm(interpolate_stream(frames, flow_fn, fps_in, fps_out), total=expected, desc="interpolate",
                   unit="frame", disable=not progress) as stream:
-            return write_video(stream, out, fps_out) if to_video else write_frames(stream, out)
+            if not to_video:
+                return write_frames(stream, out)
+            audio = source if info is not None and info.audio else None
+            return video.write_video(stream, out, fps_out, crf, like=info, audio_from=audio)
     except FlowNetError as e:
         if e.path is None:  # a problem of the stream: name the source
             raise FlowNetError(e.problem, source) from None
         raise
 
 
-def write_video(frames: Iterator[np.ndarray], out: Path, fps: Fraction) -> int:
-    """Frames (H x W x 3 uint8) as an H.264 video at ``fps``, written atomically; returns the frame count."""
-    import imageio.v2 as iio2
-
-    n = 0
-    with atomic_path(out) as tmp:
-        writer = iio2.get_writer(tmp, format="FFMPEG", fps=float(fps), codec="libx264", quality=8,
-                                 macro_block_size=2, ffmpeg_log_level="error")
-        try:
-            for frame in frames:
-                writer.append_data(frame)
-                n += 1
-        finally:
-            writer.close()
-    return n
-
-
-def write_frames(frames: Iterator[np.ndarray], out: Path) -> int:
-    """Frames as out/00000.png, 00001.png, ...; the folder appears complete or not at all."""
+def write_frames(frames: Iterable[np.ndarray], out: Path, names: Sequence[str] | None = None) -> int:
+    """Frames as out/00000.png, 00001.png, ... (or ``names``); the folder appears complete or not at all."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FlowNetError("output folder exists and is not empty", out)
     n = 0
     with atomic_folder(out) as tmp:
         for n, frame in enumerate(frames, 1):
-            io.write_image(tmp / f"{n - 1:05d}.png", frame)
+            io.write_image(tmp / (names[n - 1] if names else f"{n - 1:05d}.png"), frame)
     return n

@@ -49,7 +49,10 @@ def test_interpolate_two_images_and_n_frames(tmp_path, tiny_chairs):
     flownet("interpolate", a, b, "-o", tmp_path / "mid.png", "--t", 0.3)
     assert io.read_image(tmp_path / "mid.png").shape == io.read_image(a).shape
     flownet("interpolate", a, b, "--frames", 3, "-o", tmp_path / "frames")
-    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == ["00000.png", "00001.png", "00002.png"]
+    names = ["frame_t0.250.png", "frame_t0.500.png", "frame_t0.750.png"]  # t in the name
+    assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == names
+    flownet("interpolate", a, b, "-o", tmp_path / "half.png", "--t", 0.5)
+    assert np.array_equal(io.read_image(tmp_path / "frames" / names[1]), io.read_image(tmp_path / "half.png"))
 
 
 def make_triplets(root, n=2):
@@ -66,12 +69,18 @@ def make_triplets(root, n=2):
 
 
 def test_eval_interp_reports_all_methods(tmp_path):
+    """One run, one row per --flow (the model, OpenCV's DIS) beside frame repeat and linear blend."""
     data = make_triplets(tmp_path / "triplets")
-    flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")
+    r = flownet("eval", "--interp", "--data", data, "--flow", "model,dis-medium", "--json", tmp_path / "r.json")
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
-    assert set(methods) == {"flownet (flownets_0.5.pt)", "frame repeat", "linear blend"}
+    assert set(methods) == {"flownet (flownets_0.5.pt + fuse)", "warp on dis-medium flow", "frame repeat",
+                            "linear blend"}
+    assert all(name in r.stdout for name in methods)
     for name, r in methods.items():
         assert r["n"] == 2 and 0 < r["ssim"] <= 1
+    # a smooth pattern moved by 3 px: warping along either flow beats blending
+    assert methods["warp on dis-medium flow"]["psnr"] > methods["linear blend"]["psnr"] + 3
+    assert methods["flownet (flownets_0.5.pt + fuse)"]["psnr"] > methods["linear blend"]["psnr"] + 3
     repeat = independent_psnr(data / "t0/frame0.png", data / "t0/gt.png")
     assert methods["frame repeat"]["triplets"]["t0"]["psnr"] == pytest.approx(repeat, abs=1e-6)
 
@@ -81,7 +90,7 @@ def test_interpolation_beats_linear_blend_on_real_triplets(tmp_path, shared_data
     data = shared_data / "interp/ucf101"
     flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
-    ours = methods["flownet (flownets_0.5.pt)"]
+    ours = methods["flownet (flownets_0.5.pt + fuse)"]
     assert ours["psnr"] > methods["linear blend"]["psnr"] + 0.5
     assert ours["ssim"] > methods["linear blend"]["ssim"]
     # one frame written by `flownet interpolate`, its PSNR computed independently, equals the evaluation's

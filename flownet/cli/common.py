@@ -118,6 +118,21 @@ def model_flow(args: argparse.Namespace):
     return flow_fn, name if args.refine == "none" else f"{name} + {args.refine}"
 
 
+FLOWS = ("model", "dis-medium", "dis-fast", "dis-ultrafast", "farneback")  # choices of --flow
+
+
+def chosen_flow(args: argparse.Namespace, name: str):
+    """(row name, flow function) of ``--flow NAME``: the model (``model_flow``) or one of OpenCV's methods."""
+    if name == "model":
+        flow_fn, checkpoint = model_flow(args)
+        return f"flownet ({checkpoint})", flow_fn
+    if name not in FLOWS:
+        raise FlowNetError(f"unknown --flow '{name}' (use {', '.join(FLOWS)})")
+    from ..classical import classical_flow_fn
+
+    return f"warp on {name} flow", classical_flow_fn(name)
+
+
 def check_writable(path: str | Path, what: str = "output") -> None:
     """Fail now, before any work, when ``path``'s folder does not exist."""
     folder = Path(path).parent

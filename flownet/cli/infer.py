@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import FlowNetError
@@ -30,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-flow", type=above_zero,
                    help="with --save-as color: speed (px) of full saturation, one scale for every picture of a "
                         "sequence (default: each picture scaled to its own largest speed)")
+    p.add_argument("--resume", action="store_true",
+                   help="folder or video: skip pairs whose flow file is already in the output folder (each file is "
+                        "written whole as soon as it is computed, so an interrupted run keeps its flows)")
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -39,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise FlowNetError("--max-flow is for pictures: add --save-as color")
     if args.img2 is None:
         return run_sequence(args)
+    if args.resume:
+        raise FlowNetError("--resume is for a folder of frames or a video")
     suffix = Path(args.output).suffix.lower()
     save_as = args.save_as or SUFFIX_SAVE_AS.get(suffix)
     if save_as is None or suffix not in (".flo", ".png") or (save_as == "flo") != (suffix == ".flo"):
@@ -66,6 +72,12 @@ def run_sequence(args: argparse.Namespace) -> int:
         raise FlowNetError("no such folder or video", args.img1)
     save_as = args.save_as or "flo"
     flow_fn, _ = model_flow(args)
-    written = infer_sequence(args.img1, args.output, flow_fn, save_as, max_flow=args.max_flow)
+    try:
+        written = infer_sequence(args.img1, args.output, flow_fn, save_as, max_flow=args.max_flow,
+                                 resume=args.resume)
+    except KeyboardInterrupt:
+        print(f"flownet: interrupted; the finished flows are in {args.output}: run again with --resume to go on",
+              file=sys.stderr)
+        return 130
     print(f"{len(written)} flows written to {args.output}: each a {DESCRIPTION[save_as]}")
     return 0

@@ -3,37 +3,53 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import FlowNetError
-from .common import above_zero, add_command, add_model_options, at_least, model_flow
+from .common import FLOWS, above_zero, add_command, add_model_options, at_least, chosen_flow
+
+MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above which --force is needed
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "interpolate", "make in-between frames by warping along the flow",
                     "Two images: the frame at time --t between them (-o FRAME.png), or --frames N evenly spaced ones "
-                    "(-o FOLDER). A video or a folder of frames (in name order): the whole sequence at --factor times "
-                    "the frame rate, or at --fps (-o OUT.mp4 or a folder). Identical frames are copied and scene "
-                    "cuts are not warped.")
+                    "(-o FOLDER, named by their time: frame_t0.250.png, ...). A video or a folder of frames (in name "
+                    "order, at --input-fps): the whole sequence at --factor times the frame rate, or at --fps, as a "
+                    "video (.mp4 .mkv .mov .m4v: H.264; .webm: VP9; .gif) that keeps the input's audio and colour "
+                    "range, or as a folder of PNGs. Identical frames are copied and scene cuts are not warped.")
     p.add_argument("frame0", metavar="FRAME0|VIDEO|FOLDER", help="first image, or a video, or a folder of frames")
     p.add_argument("frame1", metavar="FRAME1", nargs="?", help="second image (for two images)")
-    p.add_argument("-o", "--output", required=True, help="FRAME.png, a folder (--frames, frame folders) or OUT.mp4")
+    p.add_argument("-o", "--output", required=True,
+                   help="FRAME.png, a folder (--frames, frame folders) or a video (.mp4 .mkv .mov .m4v .webm .gif)")
     p.add_argument("--t", type=float,
                    help="two images: time of the frame between them, 0 = FRAME0, 1 = FRAME1 (default: 0.5)")
     p.add_argument("--frames", type=at_least(1), help="two images: write this many evenly spaced in-between "
-                                                     "frames into the folder -o")
-    p.add_argument("--factor", type=at_least(1), help="video or frames: multiply the frame rate by this integer "
-                                                     "(default: 2)")
+                                                     "frames into the folder -o, named by their time")
+    p.add_argument("--factor", type=at_least(2), help="video or frames: multiply the frame rate by this integer, "
+                                                     "any of 2, 3, 4, ... (default: 2)")
     p.add_argument("--fps", type=above_zero, help="video or frames: resample to this frame rate instead")
+    p.add_argument("--input-fps", type=above_zero, help="folder of frames: its frame rate (default: 25)")
+    p.add_argument("--crf", type=int, help="video output quality, lower is better: H.264 (.mp4 .mkv .mov .m4v) "
+                                           "0-51 (default: 18); VP9 (.webm) 0-63 (default: 31)")
+    p.add_argument("--force", action="store_true", help=f"allow more than {MAX_FRAMES} frames per pair")
+    p.add_argument("--flow", default="model", choices=FLOWS,
+                   help="flow to warp along: our model (with --refine), or OpenCV's DIS / Farneback")
     add_model_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    for flag, many in (("--frames", args.frames), ("--factor", args.factor and args.factor - 1)):
+        if many and many > MAX_FRAMES and not args.force:
+            raise FlowNetError(f"{flag} {getattr(args, flag[2:])} makes {many} frames per pair (over {MAX_FRAMES}): "
+                               "add --force if you mean it")
     if args.frame1 is None:
         return run_sequence(args)
-    if args.factor is not None or args.fps is not None:
-        raise FlowNetError("--factor and --fps are for a video or a folder of frames; for two images use --t or --frames")
+    if any(v is not None for v in (args.factor, args.fps, args.input_fps, args.crf)):
+        raise FlowNetError("--factor, --fps, --input-fps and --crf are for a video or a folder of frames; for two "
+                           "images use --t or --frames")
     if args.frames is not None and args.t is not None:
         raise FlowNetError("--t and --frames exclude each other: one frame at --t, or --frames evenly spaced ones")
     if args.frames is not None and Path(args.output).suffix:
@@ -43,14 +59,14 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= t <= 1:
         raise FlowNetError(f"--t must be between 0 and 1, got {t}")
     from .. import io
-    from ..interpolate import even_times, interpolate, write_frames
+    from ..interpolate import even_times, interpolate, interpolate_to_folder
 
     img0, img1 = (io.image_to_tensor(a) for a in io.read_pair(args.frame0, args.frame1))
-    flow_fn, _ = model_flow(args)
+    _, flow_fn = chosen_flow(args, args.flow)
     if args.frames:
-        frames = interpolate(img0, img1, flow_fn, even_times(args.frames))
-        n = write_frames((io.tensor_to_image(f) for f in frames), Path(args.output))
-        print(f"{n} in-between frames written to {args.output}/")
+        names = interpolate_to_folder(img0, img1, flow_fn, even_times(args.frames), args.output)
+        print(f"{len(names)} in-between frames written to {args.output}/ ({names[0]} ... {names[-1]}: t in the "
+              "name)")
     else:
         io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [t])[0]))
         print(f"frame at t={t:g} written to {args.output}")
@@ -67,7 +83,8 @@ def run_sequence(args: argparse.Namespace) -> int:
     if args.factor is not None and args.fps is not None:
         raise FlowNetError("--factor and --fps exclude each other: multiply the frame rate, or give the new one")
     factor = 2 if args.factor is None and args.fps is None else args.factor
-    flow_fn, _ = model_flow(args)
-    n = interpolate_sequence(args.frame0, args.output, flow_fn, factor, args.fps)
+    _, flow_fn = chosen_flow(args, args.flow)
+    n = interpolate_sequence(args.frame0, args.output, flow_fn, factor, args.fps, args.input_fps, args.crf,
+                             say=lambda message: print(message, file=sys.stderr))
     print(f"{n} frames written to {args.output}")
     return 0
