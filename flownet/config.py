@@ -14,6 +14,7 @@ class TrainConfig:
     data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
     augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
     out: str = "runs/flownets"
+    model: str = "flownets"  # a flow model of flownet.models (flownets, flownets-stack)
     epochs: int = 20
     batch_size: int = 8
     width: float = 1.0
@@ -27,6 +28,7 @@ class TrainConfig:
     max_steps: int = -1
     limit_train_batches: float | int | None = None
     synthetic_length: int = 8000
+    textures: str | None = None  # synthetic stream: also crops of the images / videos of a folder, or "registry"
     val_size: int = 64  # pairs of the generated validation set (with data=None)
     num_workers: int = 2
     precision: str = "32-true"

@@ -3,7 +3,8 @@ training augmentation, and writing generated pairs in the Flying Chairs layout (
 ``flownet.datamodule``).
 
 A sample (``flownet.types.Sample``) is a dict of tensors: ``img1``, ``img2`` (3 x H x W float in [0, 1]), ``flow``
-(2 x H x W, pixels) and ``valid`` (H x W bool).
+(2 x H x W, pixels) and ``valid`` (H x W bool). A triplet sample (``SyntheticTriplets``) has ``img0``, ``gt`` (the
+frame at time ``t``, a 0-d tensor), ``img1``, ``flow`` (from img0 to img1) and ``valid``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 from . import io
 from .datasets import SPLIT_FILE, PairFiles, chairs_ids, chairs_split, load_pair
 from .errors import FlowNetError
-from .fileutil import atomic_path
-from .synth import SynthConfig, TexturePools, render_pairs
+from .fileutil import atomic_folder, atomic_path
+from .synth import SynthConfig, TexturePools, render_pairs, render_triplets
+from .textures import RealTextures, as_textures
 from .types import Sample
 
 
@@ -85,7 +87,7 @@ class Augment:
         if self.flip:
             s = random_flips(s)
         if self.jitter:
-            s["img1"], s["img2"] = photometric_jitter(s["img1"], s["img2"], self.jitter)
+            s["img1"], s["img2"] = photometric_jitter([s["img1"], s["img2"]], self.jitter)
         return s
 
 
@@ -106,7 +108,7 @@ def flip_sample(sample: Sample, horizontal: bool, vertical: bool) -> Sample:
     for axis, on, comp in ((-1, horizontal, 0), (-2, vertical, 1)):
         if not on:
             continue
-        for k in ("img1", "img2", "flow", "valid"):
+        for k in ("img0", "img1", "img2", "gt", "flow", "valid"):
             if k in s:
                 s[k] = s[k].flip(axis)
         if "flow" in s:
@@ -121,21 +123,21 @@ def random_flips(sample: Sample) -> Sample:
     return flip_sample(sample, h, v)
 
 
-def photometric_jitter(img1: torch.Tensor, img2: torch.Tensor, amount: float,
-                       gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same random brightness, contrast and saturation change on both images, plus independent noise."""
+def photometric_jitter(images: list[torch.Tensor], amount: float,
+                       gen: torch.Generator | None = None) -> list[torch.Tensor]:
+    """The same random brightness, contrast and saturation change on all images, plus independent noise."""
     u = torch.rand(4, generator=gen)
     brightness, contrast, saturation = (1 + amount * (2 * u[:3] - 1)).tolist()
     sigma = 0.1 * amount * float(u[3])
     out = []
-    for img in (img1, img2):
+    for img in images:
         mean = img.mean()
         gray = img.mean(0, keepdim=True)
         img = gray + saturation * (img - gray)
         img = mean + contrast * (img - mean)
         img = img * brightness + sigma * torch.randn(img.shape, generator=gen)
         out.append(img.clamp(0, 1))
-    return out[0], out[1]
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- synthetic stream
@@ -146,16 +148,23 @@ class SyntheticChairs(IterableDataset):
     times under different flips, so the generator keeps up with training. ``length`` samples make one epoch (split
     over the workers). Each new iterator (each epoch, each worker) draws its own stream from ``seed`` and torch's
     global RNG, which DataLoader seeds anew per worker and epoch: new scenes every epoch, reproducible under
-    ``seed_everything``.
+    ``seed_everything``. ``textures`` (a folder, ``"registry"``, or loaded ``RealTextures``) mixes crops of real
+    images into the pools at ``config.real_fraction``; a folder is decoded once, here, and shared by the workers
+    (from a folder with more than one load takes, each epoch and worker decodes its own random subset).
     """
 
     def __init__(self, config: SynthConfig, length: int, seed: int = 0, chunk: int = 8, replay: int = 2,
-                 jitter: float = 0.05) -> None:
+                 jitter: float = 0.05, textures: RealTextures | str | os.PathLike | None = None) -> None:
         self.config, self.length, self.seed = config, length, seed
         self.chunk, self.replay, self.jitter = chunk, replay, jitter
+        self.textures = as_textures(textures, seed)
 
     def __len__(self) -> int:
         return self.length
+
+    def render(self, gen: torch.Generator, pools: TexturePools) -> Sample:
+        """One chunk of samples, batched."""
+        return render_pairs(gen, self.chunk, self.config, pools=pools)
 
     def __iter__(self):
         info = get_worker_info()
@@ -164,12 +173,13 @@ class SyntheticChairs(IterableDataset):
             torch.set_num_threads(1)
         stream = int(torch.randint(0, 2**31, ()))  # differs per worker and per epoch
         gen = torch.Generator().manual_seed(self.seed * 2**31 + stream)
-        pools = TexturePools(gen, self.config)
+        real = None if self.textures is None else self.textures.resampled(stream)
+        pools = TexturePools(gen, self.config, real=real)
         count = self.length // workers + (worker < self.length % workers)
         variants = [(False, False), (True, False), (False, True), (True, True)]
         produced = 0
         while produced < count:
-            batch = render_pairs(gen, self.chunk, self.config, pools=pools)
+            batch = self.render(gen, pools)
             for i in range(self.chunk):
                 sample = {k: v[i] for k, v in batch.items()}
                 picks = torch.randperm(4, generator=gen)[: self.replay]
@@ -178,9 +188,27 @@ class SyntheticChairs(IterableDataset):
                         return
                     s = flip_sample(sample, *variants[p])
                     if self.jitter:
-                        s["img1"], s["img2"] = photometric_jitter(s["img1"], s["img2"], self.jitter, gen)
+                        keys = [k for k in ("img0", "img1", "img2", "gt") if k in s]
+                        s.update(zip(keys, photometric_jitter([s[k] for k in keys], self.jitter, gen)))
                     yield s
                     produced += 1
+
+
+class SyntheticTriplets(SyntheticChairs):
+    """The same stream as triplets for frame interpolation: {"img0", "gt", "img1": 3 x H x W, "t": 0-d tensor,
+    "flow": 2 x H x W from img0 to img1, "valid": H x W}; ``gt`` is the exact frame at time ``t``, drawn uniformly
+    from ``t_range`` per sample (default: the middle frame)."""
+
+    def __init__(self, config: SynthConfig, length: int, seed: int = 0, chunk: int = 8, replay: int = 2,
+                 jitter: float = 0.05, textures: RealTextures | str | os.PathLike | None = None,
+                 t_range: tuple[float, float] = (0.5, 0.5)) -> None:
+        super().__init__(config, length, seed, chunk, replay, jitter, textures)
+        self.t_range = t_range
+
+    def render(self, gen: torch.Generator, pools: TexturePools) -> Sample:
+        lo, hi = self.t_range
+        t = lo + (hi - lo) * torch.rand(self.chunk, generator=gen)
+        return render_triplets(gen, self.chunk, self.config, t, pools=pools)
 
 
 def synthetic_set(count: int, config: SynthConfig, seed: int) -> list[Sample]:
@@ -204,11 +232,7 @@ def crop_to_multiple(size: tuple[int, int], multiple: int = 64) -> tuple[int, in
     return tuple(max(multiple, math.floor(s / multiple) * multiple) for s in size)  # type: ignore[return-value]
 
 
-def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0) -> None:
-    """Write ``count`` generated pairs in the Flying Chairs layout (ids 00001...), with a train/val split file
-    (every fifth pair is validation). Deterministic for a seed; each file is written atomically."""
-    from tqdm import tqdm
-
+def _output_folder(out: str | os.PathLike, count: int) -> Path:
     if count < 1:
         raise FlowNetError(f"--count must be at least 1, not {count}")
     out = Path(out)
@@ -216,20 +240,64 @@ def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise FlowNetError(f"cannot create the folder ({e.strerror})", out) from None
+    return out
+
+
+def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0,
+                           textures: RealTextures | str | os.PathLike | None = None) -> None:
+    """Write ``count`` generated pairs in the Flying Chairs layout (ids 00001...), with a train/val split file
+    (every fifth pair is validation). Deterministic for a seed; each file is written atomically. ``textures``
+    (a folder of images / videos, ``"registry"``, or loaded ``RealTextures``) mixes in real-image textures."""
+    from tqdm import tqdm
+
+    real = as_textures(textures, seed)
+    out = _output_folder(out, count)
     config = SynthConfig(height=size[0], width=size[1])
     gen = torch.Generator().manual_seed(seed)
     written = 0
     with tqdm(total=count, desc="generating pairs", unit="pair") as bar:
         while written < count:
-            batch = render_pairs(gen, min(8, count - written), config)
+            batch = render_pairs(gen, min(8, count - written), config, real=real)
             for i in range(batch["img1"].shape[0]):
                 name = f"{written + 1:05d}"
                 for key in ("img1", "img2"):
-                    img = (batch[key][i].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-                    io.write_image(out / f"{name}_{key}.ppm", img)
+                    io.write_image(out / f"{name}_{key}.ppm", io.tensor_to_image(batch[key][i]))
                 io.write_flo(out / f"{name}_flow.flo", batch["flow"][i].permute(1, 2, 0).numpy())
                 written += 1
                 bar.update()
     marks = ["2" if k % 5 == 4 else "1" for k in range(count)]
     with atomic_path(out / SPLIT_FILE) as tmp:
         tmp.write_text("\n".join(marks) + "\n")
+
+
+T_FILE = "t.txt"  # in a generated triplet folder: the time of its gt frame
+
+
+def write_synthetic_triplets(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0,
+                             textures: RealTextures | str | os.PathLike | None = None,
+                             t_range: tuple[float, float] = (0.5, 0.5)) -> None:
+    """Write ``count`` generated triplets as folders ``<id>/frame0.png, gt.png, frame1.png`` (the layout of
+    ``flownet eval --interp``), gt being the exact frame at a time drawn uniformly from ``t_range``, written to
+    ``<id>/t.txt``. Deterministic for a seed; each folder is written atomically."""
+    from tqdm import tqdm
+
+    lo, hi = t_range
+    if not 0 <= lo <= hi <= 1:
+        raise FlowNetError(f"--t-range must be two times with 0 <= T0 <= T1 <= 1, not {lo} {hi}")
+    real = as_textures(textures, seed)
+    out = _output_folder(out, count)
+    config = SynthConfig(height=size[0], width=size[1])
+    gen = torch.Generator().manual_seed(seed)
+    written = 0
+    with tqdm(total=count, desc="generating triplets", unit="triplet") as bar:
+        while written < count:
+            n = min(8, count - written)
+            t = lo + (hi - lo) * torch.rand(n, generator=gen)
+            batch = render_triplets(gen, n, config, t, real=real)
+            for i in range(n):
+                with atomic_folder(out / f"{written + 1:05d}") as tmp:
+                    for key, name in (("img0", "frame0"), ("gt", "gt"), ("img1", "frame1")):
+                        io.write_image(tmp / f"{name}.png", io.tensor_to_image(batch[key][i]))
+                    (tmp / T_FILE).write_text(f"{float(t[i])!r}\n")
+                written += 1
+                bar.update()

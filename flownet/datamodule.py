@@ -17,22 +17,24 @@ from .synth import SynthConfig
 
 class FlowDataModule(pl.LightningDataModule):
     """Training and validation loaders over a Flying Chairs folder, or over the synthetic stream when
-    ``data`` is None ("synthetic")."""
+    ``data`` is None ("synthetic"), with real-image textures from ``textures`` (a folder or "registry") if given."""
 
     def __init__(self, data: str | None, batch_size: int = 8, num_workers: int = 2, crop: tuple[int, int] = (320, 448),
                  synthetic_length: int = 8000, synthetic_val: int = 64, seed: int = 0, data_format: str = "auto",
-                 augment: bool = True, shuffle: bool = True) -> None:
+                 augment: bool = True, shuffle: bool = True, textures: str | None = None) -> None:
         super().__init__()
         self.data, self.batch_size, self.num_workers, self.crop = data, batch_size, num_workers, crop
         self.synthetic_length, self.synthetic_val, self.seed = synthetic_length, synthetic_val, seed
         self.data_format, self.augment, self.shuffle = data_format, augment, shuffle
+        self.textures = textures
 
     def setup(self, stage: str | None = None) -> None:
         if hasattr(self, "train_set"):  # train() sets up early to report bad data before Lightning starts
             return
         if self.data is None:
             h, w = self.crop
-            self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), self.synthetic_length, seed=self.seed)
+            self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), self.synthetic_length, seed=self.seed,
+                                             textures=self.textures)
             self.val_set = synthetic_set(self.synthetic_val, SynthConfig(), seed=10_000 + self.seed)
         else:
             # without augmentation: a fixed top-left crop (a multiple of 64), no flips, no jitter

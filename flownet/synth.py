@@ -5,7 +5,13 @@ each layer moved by its own affine motion (translation, rotation, scale about it
 sampling its texture at the inverse-transformed pixel coordinates, so the flow of a first-frame pixel is the
 analytic motion ``M(p) - p`` of the topmost layer covering it there: the true motion, also where the pixel is
 hidden in the second frame (the Flying Chairs convention). Motion sizes are drawn log-uniformly from sub-pixel to
-tens of pixels with a heavy tail, some pairs are exactly static, and the second frame gets photometric changes.
+tens of pixels with a heavy tail, a share of scenes moves by sub-pixel to few-pixel amounts only (as Middlebury
+does), some pairs are exactly static, and the second frame gets photometric changes. Textures are procedural
+(noise, gradients, stripes, checkerboards, blotches) or, given ``flownet.textures.RealTextures``, crops of real
+photos and video frames mixed in at ``real_fraction`` (objects are then photo patches cut out by the shape masks).
+
+Every layer's motion is interpolated in time (translation, rotation angle and log-scale linearly in t), so the
+frame at any t between the two is rendered exactly too, with the same occlusion order (``render_triplets``).
 
 Everything is batched torch code driven by a ``torch.Generator``: deterministic for a seed, and the same code
 runs on a GPU. Shapes follow the package: images B x 3 x H x W in [0, 1], flow B x 2 x H x W in pixels.
@@ -18,6 +24,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from .textures import RealTextures
 
 OBJECT_TEXTURE = 160  # side of an object's texture + alpha canvas
 
@@ -38,6 +46,12 @@ class SynthConfig:
     static_fraction: float = 0.05  # pairs with no motion at all
     max_rotation_deg: float = 8.0  # objects; the background gets a quarter of it
     max_scale_change: float = 0.08
+    small_fraction: float = 0.15  # scenes with small motions only (rotation and scale change a quarter as large)
+    small_background_motion: tuple[float, float] = (0.1, 2.0)  # log-uniform, in those scenes
+    small_object_motion: tuple[float, float] = (0.1, 3.0)
+    photometric: bool = True  # brightness / contrast / gamma change and sometimes blur towards the second frame
+    noise: float = 0.02  # the largest standard deviation of the sensor noise (uniform per scene from 0)
+    real_fraction: float = 0.5  # share of real-image textures when a real texture source is given
 
 
 def _rand(gen: torch.Generator, *shape: int, device: torch.device | None = None) -> torch.Tensor:
@@ -218,11 +232,27 @@ def _paint_objects(canvas: torch.Tensor, tex: torch.Tensor, lin: torch.Tensor, c
             top[i, box[0], box[1]] = torch.where(layer[3] > 0.5, j + 1, top[i, box[0], box[1]])
 
 
-def object_canvases(gen: torch.Generator, n: int, device=None) -> torch.Tensor:
-    """N x 4 x S x S object textures with their shape as the alpha channel."""
+def mixed_textures(gen: torch.Generator, n: int, h: int, w: int, real: RealTextures | None = None,
+                   real_fraction: float = 0.5, device=None) -> torch.Tensor:
+    """N x 3 x H x W textures: procedural, or with ``real`` given, each a real crop with ``real_fraction``."""
+    if real is None:
+        return textures(gen, n, h, w, device)
+    is_real = _rand(gen, n, device=device) < real_fraction
+    out = torch.empty(n, 3, h, w, device=device)
+    k = int(is_real.sum())
+    if k:
+        out[is_real] = real.crops(gen, k, h, w, device)
+    if k < n:
+        out[~is_real] = textures(gen, n - k, h, w, device)
+    return out
+
+
+def object_canvases(gen: torch.Generator, n: int, device=None, real: RealTextures | None = None,
+                    real_fraction: float = 0.5) -> torch.Tensor:
+    """N x 4 x S x S object textures with their shape as the alpha channel (real crops cut by the shape)."""
     if n == 0:
         return torch.zeros(0, 4, OBJECT_TEXTURE, OBJECT_TEXTURE, device=device)
-    rgb = textures(gen, n, OBJECT_TEXTURE, OBJECT_TEXTURE, device)
+    rgb = mixed_textures(gen, n, OBJECT_TEXTURE, OBJECT_TEXTURE, real, real_fraction, device)
     return torch.cat([rgb, shape_alpha(gen, n, OBJECT_TEXTURE, device)], 1)
 
 
@@ -231,25 +261,28 @@ class TexturePools:
 
     Making textures costs more than rendering a scene from them; objects are placed, rotated and scaled anew in
     every scene and drawn textures get random flips and colour-channel orders, so a slowly renewed pool keeps the
-    variety at a fraction of the cost.
+    variety at a fraction of the cost. With ``real`` given, a ``config.real_fraction`` share of the textures are
+    crops of its images.
     """
 
     def __init__(self, gen: torch.Generator, config: SynthConfig, backgrounds: int = 48, objects: int = 384,
-                 renew: float = 0.02, device=None) -> None:
-        self.backgrounds = textures(gen, backgrounds, config.height, config.width, device)
-        self.objects = object_canvases(gen, objects, device)
+                 renew: float = 0.02, device=None, real: RealTextures | None = None) -> None:
+        h, w = config.height, config.width
+        self.make_backgrounds = lambda g, c: mixed_textures(g, c, h, w, real, config.real_fraction, device)
+        self.make_objects = lambda g, c: object_canvases(g, c, device, real, config.real_fraction)
+        self.backgrounds = self.make_backgrounds(gen, backgrounds)
+        self.objects = self.make_objects(gen, objects)
         self.renew, self.device = renew, device
 
     def _refresh(self, gen: torch.Generator, pool: torch.Tensor, make) -> None:
         count = max(1, round(self.renew * pool.shape[0]))
         idx = torch.randperm(pool.shape[0], generator=gen, device=self.device)[:count]
-        pool[idx] = make(count)
+        pool[idx] = make(gen, count)
 
     def draw(self, gen: torch.Generator, n_backgrounds: int, n_objects: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Renew part of each pool, then draw textures (with random flips and channel orders)."""
-        h, w = self.backgrounds.shape[-2:]
-        self._refresh(gen, self.backgrounds, lambda c: textures(gen, c, h, w, self.device))
-        self._refresh(gen, self.objects, lambda c: object_canvases(gen, c, self.device))
+        self._refresh(gen, self.backgrounds, self.make_backgrounds)
+        self._refresh(gen, self.objects, self.make_objects)
         return _vary(gen, self.backgrounds, n_backgrounds), _vary(gen, self.objects, n_objects)
 
 
@@ -266,18 +299,62 @@ def _vary(gen: torch.Generator, pool: torch.Tensor, n: int) -> torch.Tensor:
     return out
 
 
-def render_pairs(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(), device=None,
-                 pools: TexturePools | None = None) -> dict[str, torch.Tensor]:
-    """Render ``n`` image pairs: {"img1", "img2": N x 3 x H x W, "flow": N x 2 x H x W, "valid": N x H x W}.
+@dataclass
+class Scene:
+    """N drawn scenes: layer 0 = background, 1..K = objects; each layer placed by ``p = centre + lin @ q`` in the
+    first frame and moved about its centre by ``p -> centre + shift + R(rot) scale (p - centre)`` to the second."""
 
-    Textures come from ``pools`` when given (fast, for streaming), else are all made afresh.
-    """
+    bg_tex: torch.Tensor  # N x 3 x H x W
+    obj_tex: torch.Tensor  # N x K x 4 x S x S
+    active: torch.Tensor  # N x K bool
+    lin: torch.Tensor  # N x L x 2 x 2
+    centre: torch.Tensor  # N x L x 2
+    shift: torch.Tensor  # N x L x 2
+    rot: torch.Tensor  # N x L (radians)
+    scale: torch.Tensor  # N x L
+    size: tuple[int, int]
+
+    def motion(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N x L x 2 x 2 rotation-scale, N x L x 2 translation) at times t (N): the rotation angle, log-scale and
+        translation interpolated linearly, identity at t = 0 and the full motion at t = 1."""
+        t = t.view(-1, 1)
+        return _affine(self.rot * t, self.scale**t, self.scale**t), self.shift * t.unsqueeze(-1)
+
+    def frame(self, t: torch.Tensor, top: torch.Tensor | None = None) -> torch.Tensor:
+        """N x 3 x H x W frames at times t (N), before the photometric change; ``top`` as in ``_paint_objects``."""
+        motion, shift = self.motion(t)
+        lin, centre = motion @ self.lin, self.centre + shift
+        img = _sample_layer(self.bg_tex, lin[:, 0], centre[:, 0], self.size, "reflection")
+        _paint_objects(img, self.obj_tex, lin[:, 1:], centre[:, 1:], self.active, top)
+        return img
+
+    def flow(self, top: torch.Tensor) -> torch.Tensor:
+        """N x 2 x H x W flow from t = 0 to t = 1 of the layers ``top`` (N x H x W, 0 = background) shows at t = 0."""
+        n = top.shape[0]
+        h, w = self.size
+        device = top.device
+        motion, shift = self.motion(torch.ones(n, device=device))
+        # a layer moves p to centre + shift + motion @ (p - centre): flow = (motion - I) @ p + offset
+        eye = torch.eye(2, device=device)
+        offset = shift + ((eye - motion) @ self.centre.unsqueeze(-1)).squeeze(-1)
+        params = torch.cat([(motion - eye).flatten(2), offset], -1)  # N x L x 6
+        per_pixel = torch.gather(params, 1, top.view(n, -1, 1).expand(-1, -1, 6)).view(n, h, w, 6)
+        ys, xs = torch.meshgrid(torch.arange(h, device=device) + 0.5, torch.arange(w, device=device) + 0.5,
+                                indexing="ij")
+        return torch.stack([per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 4],
+                            per_pixel[..., 2] * xs + per_pixel[..., 3] * ys + per_pixel[..., 5]], 1)
+
+
+def draw_scenes(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(), device=None,
+                pools: TexturePools | None = None, real: RealTextures | None = None) -> Scene:
+    """Draw ``n`` scenes: textures (from ``pools`` when given, fast for streaming; else made afresh, with real
+    crops from ``real`` if given), object shapes and places, and each layer's motion."""
     cfg = config
     h, w, k = cfg.height, cfg.width, cfg.max_objects
-    # layer 0 = background, covering the frame with margin; layers 1..k = objects
     n_layers = k + 1
     if pools is None:
-        bg_tex, obj_tex = textures(gen, n, h, w, device), object_canvases(gen, n * k, device)
+        bg_tex = mixed_textures(gen, n, h, w, real, cfg.real_fraction, device)
+        obj_tex = object_canvases(gen, n * k, device, real, cfg.real_fraction)
     else:
         bg_tex, obj_tex = pools.draw(gen, n, n * k)
     active = torch.arange(k, device=device) < torch.randint(cfg.min_objects, k + 1, (n, 1), generator=gen, device=device)
@@ -291,65 +368,111 @@ def render_pairs(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig
     bg_scale = _uniform(gen, 1.0, 1.3, n, device=device)
     bg_lin = _affine(_uniform(gen, -0.2, 0.2, n, device=device), bg_scale * w / 2, bg_scale * h / 2)
     bg_centre = torch.tensor([w / 2, h / 2], device=device).expand(n, 2)
-    lin1 = torch.cat([bg_lin.unsqueeze(1), obj_lin], 1)  # N x L x 2 x 2
-    centre1 = torch.cat([bg_centre.unsqueeze(1), obj_centre], 1)  # N x L x 2
 
     # motion of each layer about its centre: p' = centre + shift + rot_scale @ (p - centre)
-    is_bg = (torch.arange(n_layers, device=device) == 0).float()
-    mag = torch.where(is_bg.bool(),
-                      _log_uniform(gen, *cfg.background_motion, n, n_layers, device=device),
-                      _log_uniform(gen, *cfg.object_motion, n, n_layers, device=device))
-    tail = (_rand(gen, n, n_layers, device=device) < cfg.tail_fraction) & ~is_bg.bool()
+    is_bg = torch.arange(n_layers, device=device) == 0
+    small = (_rand(gen, n, 1, device=device) < cfg.small_fraction)
+    mag = torch.where(is_bg,
+                      torch.where(small, _log_uniform(gen, *cfg.small_background_motion, n, n_layers, device=device),
+                                  _log_uniform(gen, *cfg.background_motion, n, n_layers, device=device)),
+                      torch.where(small, _log_uniform(gen, *cfg.small_object_motion, n, n_layers, device=device),
+                                  _log_uniform(gen, *cfg.object_motion, n, n_layers, device=device)))
+    tail = (_rand(gen, n, n_layers, device=device) < cfg.tail_fraction) & ~is_bg & ~small
     mag = torch.where(tail, _uniform(gen, *cfg.tail_motion, n, n_layers, device=device), mag)
     direction = _uniform(gen, 0, 2 * math.pi, n, n_layers, device=device)
     shift = torch.stack([mag * torch.cos(direction), mag * torch.sin(direction)], -1)
-    rot_limit = math.radians(cfg.max_rotation_deg) * (1 - 0.75 * is_bg)
-    rot = (2 * _rand(gen, n, n_layers, device=device) - 1) * rot_limit
-    scale = 1 + (2 * _rand(gen, n, n_layers, device=device) - 1) * cfg.max_scale_change * (1 - 0.75 * is_bg)
+    damp = torch.where(is_bg, 0.25, 1.0) * torch.where(small, 0.25, 1.0)  # background and small scenes: a quarter
+    rot = (2 * _rand(gen, n, n_layers, device=device) - 1) * math.radians(cfg.max_rotation_deg) * damp
+    scale = 1 + (2 * _rand(gen, n, n_layers, device=device) - 1) * cfg.max_scale_change * damp
     static = (_rand(gen, n, device=device) < cfg.static_fraction).view(n, 1)
-    shift = torch.where(static.unsqueeze(-1), 0.0, shift)
-    rot = torch.where(static, 0.0, rot)
-    scale = torch.where(static, 1.0, scale)
-    motion = _affine(rot, scale, scale)  # N x L x 2 x 2
-    lin2 = motion @ lin1
-    centre2 = centre1 + shift
-
-    img, top = {}, torch.zeros(n, h, w, dtype=torch.long, device=device)  # top: 0 = background
-    obj_tex = obj_tex.view(n, k, *obj_tex.shape[1:])
-    for frame, (lin, centre) in enumerate([(lin1, centre1), (lin2, centre2)]):
-        img[frame] = _sample_layer(bg_tex, lin[:, 0], centre[:, 0], (h, w), "reflection")
-        _paint_objects(img[frame], obj_tex, lin[:, 1:], centre[:, 1:], active, top if frame == 0 else None)
-
-    # a layer moves p to centre + shift + motion @ (p - centre): flow = (motion - I) @ p + offset
-    eye = torch.eye(2, device=device)
-    offset = shift + ((eye - motion) @ centre1.unsqueeze(-1)).squeeze(-1)
-    params = torch.cat([(motion - eye).flatten(2), offset], -1)  # N x L x 6
-    per_pixel = torch.gather(params, 1, top.view(n, -1, 1).expand(-1, -1, 6)).view(n, h, w, 6)
-    ys, xs = torch.meshgrid(torch.arange(h, device=device) + 0.5, torch.arange(w, device=device) + 0.5, indexing="ij")
-    flow = torch.stack([per_pixel[..., 0] * xs + per_pixel[..., 1] * ys + per_pixel[..., 4],
-                        per_pixel[..., 2] * xs + per_pixel[..., 3] * ys + per_pixel[..., 5]], 1)
-
-    img1, img2 = photometric_change(gen, img[0], img[1], device)
-    return {
-        "img1": img1,
-        "img2": img2,
-        "flow": flow,
-        "valid": torch.ones(n, h, w, dtype=torch.bool, device=device),
-    }
+    return Scene(
+        bg_tex=bg_tex,
+        obj_tex=obj_tex.view(n, k, *obj_tex.shape[1:]),
+        active=active,
+        lin=torch.cat([bg_lin.unsqueeze(1), obj_lin], 1),
+        centre=torch.cat([bg_centre.unsqueeze(1), obj_centre], 1),
+        shift=torch.where(static.unsqueeze(-1), 0.0, shift),
+        rot=torch.where(static, 0.0, rot),
+        scale=torch.where(static, 1.0, scale),
+        size=(h, w),
+    )
 
 
-def photometric_change(gen: torch.Generator, img1: torch.Tensor, img2: torch.Tensor, device=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global brightness/contrast/gamma shift of the second frame, sensor noise on both, sometimes a slight blur."""
-    n = img1.shape[0]
-    gain = _uniform(gen, 0.92, 1.08, n, 1, 1, 1, device=device)
-    bias = _uniform(gen, -0.04, 0.04, n, 1, 1, 1, device=device)
-    gamma = _uniform(gen, 0.9, 1.1, n, 1, 1, 1, device=device)
-    img2 = (img2.clamp(1e-4, 1) ** gamma) * gain + bias
-    sigma = _uniform(gen, 0, 0.02, n, 1, 1, 1, device=device)
-    img1 = img1 + sigma * torch.randn(img1.shape, generator=gen, device=device)
-    img2 = img2 + sigma * torch.randn(img2.shape, generator=gen, device=device)
-    blur = torch.nonzero(_rand(gen, n, device=device) < 0.2).squeeze(1)
-    if blur.numel():
-        img2 = img2.clone()
-        img2[blur] = F.avg_pool2d(F.pad(img2[blur], (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    return img1.clamp(0, 1), img2.clamp(0, 1)
+def render_frames(gen: torch.Generator, scene: Scene, times: list[torch.Tensor],
+                  config: SynthConfig = SynthConfig()) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The frames of ``scene`` at each of ``times`` (each N, in [0, 1]; the first must be 0), photometric change
+    included, and the flow from t = 0 to t = 1 (exact, also where hidden at t = 1: the Flying Chairs convention)."""
+    n = scene.bg_tex.shape[0]
+    top = torch.zeros(n, *scene.size, dtype=torch.long, device=scene.bg_tex.device)  # 0 = background
+    frames = [scene.frame(t, top if k == 0 else None) for k, t in enumerate(times)]
+    change = Photometric.draw(gen, n, config, scene.bg_tex.device)
+    return [change.apply(gen, img, t) for img, t in zip(frames, times)], scene.flow(top)
+
+
+def render_pairs(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(), device=None,
+                 pools: TexturePools | None = None, real: RealTextures | None = None) -> dict[str, torch.Tensor]:
+    """Render ``n`` image pairs: {"img1", "img2": N x 3 x H x W, "flow": N x 2 x H x W, "valid": N x H x W}.
+
+    Textures come from ``pools`` when given (fast, for streaming), else are made afresh (real crops from ``real``
+    mixed in when given).
+    """
+    scene = draw_scenes(gen, n, config, device, pools, real)
+    zero, one = torch.zeros(n, device=device), torch.ones(n, device=device)
+    (img1, img2), flow = render_frames(gen, scene, [zero, one], config)
+    h, w = scene.size
+    return {"img1": img1, "img2": img2, "flow": flow, "valid": torch.ones(n, h, w, dtype=torch.bool, device=device)}
+
+
+def render_triplets(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(),
+                    t: float | torch.Tensor = 0.5, device=None, pools: TexturePools | None = None,
+                    real: RealTextures | None = None) -> dict[str, torch.Tensor]:
+    """Render ``n`` triplets: {"img0", "gt" (the exact frame at time t), "img1": N x 3 x H x W, "t": N, "flow":
+    N x 2 x H x W from img0 to img1, "valid": N x H x W}. ``t`` is one time or one per triplet (N).
+
+    For the same generator state, img0 / img1 / flow are those ``render_pairs`` gives as img1 / img2 / flow.
+    """
+    scene = draw_scenes(gen, n, config, device, pools, real)
+    t = torch.as_tensor(t, dtype=torch.float32, device=device).expand(n).clone()
+    zero, one = torch.zeros(n, device=device), torch.ones(n, device=device)
+    (img0, img1, gt), flow = render_frames(gen, scene, [zero, one, t], config)
+    h, w = scene.size
+    return {"img0": img0, "img1": img1, "gt": gt, "t": t, "flow": flow,
+            "valid": torch.ones(n, h, w, dtype=torch.bool, device=device)}
+
+
+@dataclass
+class Photometric:
+    """A global brightness/contrast/gamma change reached at t = 1 (interpolated linearly in between), sometimes a
+    slight blur faded in the same way, and sensor noise of one strength per scene, drawn anew for every frame."""
+
+    gain: torch.Tensor  # N x 1 x 1 x 1 each
+    bias: torch.Tensor
+    gamma: torch.Tensor
+    sigma: torch.Tensor
+    blur: torch.Tensor  # N x 1 x 1 x 1 bool
+
+    @classmethod
+    def draw(cls, gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(), device=None) -> "Photometric":
+        shape = (n, 1, 1, 1)
+        change = cls(gain=_uniform(gen, 0.92, 1.08, *shape, device=device),
+                     bias=_uniform(gen, -0.04, 0.04, *shape, device=device),
+                     gamma=_uniform(gen, 0.9, 1.1, *shape, device=device),
+                     sigma=_uniform(gen, 0, config.noise, *shape, device=device),
+                     blur=_rand(gen, *shape, device=device) < 0.2)
+        if not config.photometric:
+            change.gain, change.gamma = torch.ones(shape, device=device), torch.ones(shape, device=device)
+            change.bias, change.blur = torch.zeros(shape, device=device), torch.zeros(shape, dtype=torch.bool, device=device)
+        return change
+
+    def apply(self, gen: torch.Generator, img: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The change at times t (N) applied to frames ``img`` (N x 3 x H x W), noise added, clamped to [0, 1]."""
+        t = t.view(-1, 1, 1, 1)
+        out = img.clamp(1e-4, 1) ** (1 + t * (self.gamma - 1)) * (1 + t * (self.gain - 1)) + t * self.bias
+        blur = torch.nonzero((self.blur & (t > 0)).flatten()).squeeze(1)
+        if blur.numel():
+            sharp = out[blur]
+            blurred = F.avg_pool2d(F.pad(sharp, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+            out[blur] = sharp + t[blur] * (blurred - sharp)
+        if self.sigma.any():
+            out = out + self.sigma * torch.randn(out.shape, generator=gen, device=out.device)
+        return out.clamp(0, 1)

