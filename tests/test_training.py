@@ -188,6 +188,7 @@ def test_init_starts_from_the_given_weights(tiny_chairs, tmp_path):
         train(TrainConfig(data=str(tiny_chairs), out=str(tmp_path / "r2"), width=0.5, init=str(tmp_path / "start.pt")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
 def test_killed_mid_epoch_resumes_without_losing_a_completed_epoch(tmp_path, sig, children):
     """Stop `flownet train --epochs 3` with a signal during its second epoch; `--resume --epochs 2` continues
