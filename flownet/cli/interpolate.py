@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=above_zero, help="video or frames: resample to this frame rate instead")
     p.add_argument("--input-fps", type=above_zero, help="folder of frames: its frame rate (default: 25)")
     p.add_argument("--crf", type=int, help="video output quality, lower is better: H.264 (.mp4 .mkv .mov .m4v) "
-                                           "0-51 (default: 18); VP9 (.webm) 0-63 (default: 31)")
+                                           "0-51, 18 by default; VP9 (.webm) 0-63, 31 by default")
     p.add_argument("--force", action="store_true", help=f"allow more than {MAX_FRAMES} frames per pair")
     p.add_argument("--flow", default="model", choices=FLOWS,
                    help="flow to warp along: our model (with --refine), or OpenCV's DIS / Farneback")
