@@ -148,10 +148,11 @@ def evaluate_interp(triplets: list[Path], flow_fns: dict[str, FlowFn], progress:
 
 def format_interp_table(rows: dict[str, dict]) -> str:
     """A plain-text table, one row per method: triplets, PSNR, SSIM, seconds per frame."""
-    head = f"{'method':<24}{'frames':>7}{'PSNR dB':>9}{'SSIM':>8}{'s/frame':>9}"
+    width = max(24, *(len(name) + 1 for name in rows))
+    head = f"{'method':<{width}}{'frames':>7}{'PSNR dB':>9}{'SSIM':>8}{'s/frame':>9}"
     lines = [head, "-" * len(head)]
     for name, r in rows.items():
-        lines.append(f"{name:<24}{r['n']:>7}{r['psnr']:>9.3f}{r['ssim']:>8.4f}{r['seconds_per_frame']:>9.4f}")
+        lines.append(f"{name:<{width}}{r['n']:>7}{r['psnr']:>9.3f}{r['ssim']:>8.4f}{r['seconds_per_frame']:>9.4f}")
     return "\n".join(lines)
 
 
