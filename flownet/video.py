@@ -24,10 +24,10 @@ from .errors import FlowNetError
 from .fileutil import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")  # read as videos
-# written: suffix -> (video encoder, CRF range and default; None: no quality setting)
+# written: suffix -> video encoder; encoder -> (lowest, highest, default) CRF, where it has one
 ENCODERS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264", ".webm": "libvpx-vp9",
             ".gif": "gif"}
-CRF = {"libx264": (0, 51, 18), "libx264rgb": (0, 51, 18), "libvpx-vp9": (0, 63, 31)}
+CRF = {"libx264": (0, 51, 18), "libvpx-vp9": (0, 63, 31)}
 AUDIO_ENCODERS = {".webm": ["-c:a", "libopus", "-ar", "48000"]}  # when copying fails; others: aac
 YUV_LAYOUTS = ("yuv420p", "yuv422p", "yuv444p")  # 8-bit chroma layouts kept from the source
 # the scale filter's name of each colour space's RGB <-> YUV matrix
@@ -196,8 +196,7 @@ def encoder_args(encoder: str, crf: int | None, like: VideoInfo | None, size: tu
     """ffmpeg output options: encoder, quality, and the filter from RGB to the (source's) pixel format and colours."""
     if encoder == "gif":  # one palette made for the whole clip
         return ["-c:v", "gif", "-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse"]
-    low, high, default = CRF[encoder]
-    args = ["-c:v", encoder, "-crf", str(default if crf is None else crf)]
+    args = ["-c:v", encoder, "-crf", str(CRF[encoder][2] if crf is None else crf)]
     if encoder == "libvpx-vp9":
         args += ["-b:v", "0", "-row-mt", "1"]
     pix = next((p for p in YUV_LAYOUTS if like and like.pix_fmt.startswith(p[:6])), "yuv420p")

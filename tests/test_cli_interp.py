@@ -76,7 +76,8 @@ def test_eval_interp_reports_all_methods(tmp_path):
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
     assert set(methods) == {"flownet (flownets_0.5.pt + fuse)", "warp on dis-medium flow", "frame repeat",
                             "linear blend"}
-    assert all(name in r.stdout for name in methods)
+    rows = [line for line in r.stdout.splitlines() if any(line.startswith(name) for name in methods)]
+    assert len(rows) == 4 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
     for name, r in methods.items():
         assert r["n"] == 2 and 0 < r["ssim"] <= 1
     # a smooth pattern moved by 3 px: warping along either flow beats blending

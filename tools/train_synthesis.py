@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from flownet.errors import FlowNetError
 from flownet.evaluate import model_flow_fn
-from flownet.infer import iter_frames
+from flownet.video import iter_frames
 from flownet.io import image_to_tensor
 from flownet.models.synthesis import SynthesisNet
 from flownet.pipeline import refine_fn

@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=above_zero, help="video or frames: resample to this frame rate instead")
     p.add_argument("--input-fps", type=above_zero, help="folder of frames: its frame rate (default: 25)")
     p.add_argument("--crf", type=int, help="video output quality, lower is better: H.264 (.mp4 .mkv .mov .m4v) "
-                                           "0-51 (default: 18); VP9 (.webm) 0-63 (default: 31)")
+                                           "0-51, 18 by default; VP9 (.webm) 0-63, 31 by default")
     p.add_argument("--adapt", action="store_true",
                    help="video or frames: first fine-tune the learned synthesis on the input's own triplets "
                         "(frames i, i+1, i+2 spread over it; --adapt-steps steps, a few minutes on a CPU)")
