@@ -11,6 +11,7 @@ import pytest
 from flownet import load_model, read_flo
 from flownet.evaluate import model_flow_fn
 from flownet.io import image_to_tensor, read_flow, read_image, tensor_to_flow
+from flownet.pipeline import refine_fn
 
 
 def flownet(*args, check=True):
@@ -85,9 +86,10 @@ def test_train_eval_infer_round_trip(tiny_chairs, tmp_path):
     flownet("infer", img1, img2, "-o", tmp_path / "f.png", "--checkpoint", weights)
     flo = read_flo(tmp_path / "f.flo")
     assert flo.shape == (64, 96, 2)
-    expected = tensor_to_flow(model_flow_fn(load_model(weights))(image_to_tensor(read_image(img1)),
-                                                                   image_to_tensor(read_image(img2))))
-    np.testing.assert_allclose(flo, expected, atol=1e-5)  # infer = what evaluation computes
+    # infer = what evaluation computes: the network, then the default --refine (fuse)
+    expected = tensor_to_flow(refine_fn(model_flow_fn(load_model(weights)), "fuse")(
+        image_to_tensor(read_image(img1)), image_to_tensor(read_image(img2))))
+    np.testing.assert_allclose(flo, expected, atol=1e-5)
     kitti, valid = read_flow(tmp_path / "f.png")
     assert valid.all() and np.abs(kitti - flo).max() <= 1 / 128 + 1e-6
 
