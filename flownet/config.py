@@ -14,6 +14,7 @@ class TrainConfig:
     data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
     augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
     out: str = "runs/flownets"
+    model: str = "flownets"  # a flow model of flownet.models (flownets, flownets-stack)
     epochs: int = 20
     batch_size: int = 8
     width: float = 1.0

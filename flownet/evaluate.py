@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 import torch
 
@@ -17,6 +17,9 @@ from .fileutil import write_json  # noqa: F401  (importable here, as before)
 from .metrics import METRICS, flow_metric_sums
 from .precision import autocast, resolve_precision
 from .types import FlowFn
+
+if TYPE_CHECKING:
+    from .interpolate import Synthesis
 
 
 def model_flow_fn(model: torch.nn.Module, device: str | torch.device = "cpu", precision: str = "auto") -> FlowFn:
@@ -117,18 +120,18 @@ INTERP_BASELINES = {
 }
 
 
-def evaluate_interp(triplets: list[Path], flow_fns: dict[str, FlowFn], progress: bool = True) -> dict:
-    """PSNR and SSIM of the middle frame made by warping along each of ``flow_fns``' flows ({row name: flow
-    function}), and of the baselines frame repeat and linear blend, on each triplet (frames quantised to 8 bits, as
-    written). Returns {method: {"psnr", "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
+def evaluate_interp(triplets: list[Path], rows: dict[str, tuple[FlowFn, Synthesis]], progress: bool = True) -> dict:
+    """PSNR and SSIM of the middle frame made by each of ``rows`` ({row name: (flow function, synthesis)}), and of
+    the baselines frame repeat and linear blend, on each triplet (frames quantised to 8 bits, as written).
+    Returns {method: {"psnr", "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
     from . import io
     from .interpolate import interpolate
     from .metrics import psnr, ssim
 
-    def warp_with(flow_fn: FlowFn) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        return lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5])[0]
+    def middle(flow_fn: FlowFn, synthesis: Synthesis) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+        return lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5], synthesis)[0]
 
-    methods = {**{name: warp_with(fn) for name, fn in flow_fns.items()}, **INTERP_BASELINES}
+    methods = {**{name: middle(*row) for name, row in rows.items()}, **INTERP_BASELINES}
     results = {m: {"triplets": {}, "seconds": 0.0} for m in methods}
     for folder in counted(triplets, len(triplets), "triplets", progress):
         f0, gt, f1 = (io.image_to_tensor(io.read_image(p)) for p in _triplet_files(folder))
@@ -148,10 +151,11 @@ def evaluate_interp(triplets: list[Path], flow_fns: dict[str, FlowFn], progress:
 
 def format_interp_table(rows: dict[str, dict]) -> str:
     """A plain-text table, one row per method: triplets, PSNR, SSIM, seconds per frame."""
-    head = f"{'method':<24}{'frames':>7}{'PSNR dB':>9}{'SSIM':>8}{'s/frame':>9}"
+    width = max(24, *(len(name) + 1 for name in rows))
+    head = f"{'method':<{width}}{'frames':>7}{'PSNR dB':>9}{'SSIM':>8}{'s/frame':>9}"
     lines = [head, "-" * len(head)]
     for name, r in rows.items():
-        lines.append(f"{name:<24}{r['n']:>7}{r['psnr']:>9.3f}{r['ssim']:>8.4f}{r['seconds_per_frame']:>9.4f}")
+        lines.append(f"{name:<{width}}{r['n']:>7}{r['psnr']:>9.3f}{r['ssim']:>8.4f}{r['seconds_per_frame']:>9.4f}")
     return "\n".join(lines)
 
 

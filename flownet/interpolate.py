@@ -3,10 +3,11 @@
 For frames I0, I1 and t in (0, 1), with F01 and F10 from any flow function, the flows from time t back to the two
 frames are approximated as in Super SloMo (Jiang et al., CVPR 2018):
     F_t0 = -(1 - t) t F01 + t^2 F10,        F_t1 = (1 - t)^2 F01 - t (1 - t) F10,
-both frames are warped to t, and blended with weights (1 - t) and t times each frame's visibility. Visibility comes
-from the forward-backward check: a point at time t that the check says frame 1 does not see (its frame-0 pixel has
-no consistent match) is taken from frame 0 only, and the other way round; where neither frame sees it (or both
-warps leave the frame) the plain blend of the two warped frames is used.
+and the frame at t is made by a ``Synthesis``: either ``learned_synthesis`` (a trained ``SynthesisNet`` corrects the
+intermediate flows, blends with soft visibility and adds a residual: the command's default), or ``warp_blend``:
+both frames warped to t and blended with weights (1 - t) and t times each frame's visibility from the
+forward-backward check (a point at time t whose frame-0 pixel has no consistent match in frame 1 is taken from
+frame 0 only, and the other way round; where neither frame sees it the plain blend of the warped frames is used).
 
 Pairs whose frames are identical are copied; pairs across a scene cut (no flow explains one frame by the other)
 are not warped: frames before t = 0.5 repeat I0, the others I1. Images are B x 3 x H x W float tensors in [0, 1].
@@ -70,12 +71,12 @@ def pair_flows(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn) -> PairF
     return PairFlows("flow", f01, f10, consistency_mask(f01, f10), consistency_mask(f10, f01))
 
 
-def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
-    """The frame at time t in [0, 1] between ``img0`` and ``img1``."""
-    if flows.kind == "same":
-        return img0.clone()
-    if flows.kind == "cut":
-        return (img0 if t < 0.5 else img1).clone()
+Synthesis = Callable[[torch.Tensor, torch.Tensor, "PairFlows", float], torch.Tensor]
+
+
+def warp_blend(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
+    """The frame at t by warping both frames along Super SloMo's intermediate flows and blending them with weights
+    (1 - t) and t times each frame's visibility from the consistency check (``--synthesis warp``)."""
     ft0, ft1 = intermediate_flows(flows.f01, flows.f10, t)
     warped0, inside0 = backward_warp(img0, ft0)
     warped1, inside1 = backward_warp(img1, ft1)
@@ -89,20 +90,43 @@ def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float)
     return out.clamp(0, 1)
 
 
-def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float]) -> list[torch.Tensor]:
+def learned_synthesis(model: torch.nn.Module) -> Synthesis:
+    """The frame at t from a trained ``SynthesisNet`` (``--synthesis learned``), in inference mode."""
+    model = model.eval()
+
+    def synthesis(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
+        with torch.inference_mode():
+            return model(img0, img1, flows.f01, flows.f10, t).clamp(0, 1)
+
+    return synthesis
+
+
+def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float,
+             synthesis: Synthesis = warp_blend) -> torch.Tensor:
+    """The frame at time t in [0, 1] between ``img0`` and ``img1``: a copy for identical frames, the nearer frame
+    across a cut, else ``synthesis``."""
+    if flows.kind == "same":
+        return img0.clone()
+    if flows.kind == "cut":
+        return (img0 if t < 0.5 else img1).clone()
+    return synthesis(img0, img1, flows, t)
+
+
+def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float],
+                synthesis: Synthesis = warp_blend) -> list[torch.Tensor]:
     """Frames at each of ``times`` (flows computed once)."""
-    return list(iter_interpolate(img0, img1, flow_fn, times))
+    return list(iter_interpolate(img0, img1, flow_fn, times, synthesis))
 
 
-def iter_interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn,
-                     times: Sequence[float]) -> Iterator[torch.Tensor]:
+def iter_interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float],
+                     synthesis: Synthesis = warp_blend) -> Iterator[torch.Tensor]:
     """Frames at each of ``times``, made one at a time (flows computed once): any number fits in memory."""
     for t in times:
         if not 0 <= t <= 1:
             raise FlowNetError(f"time t must be between 0 and 1, got {t}")
     flows = pair_flows(img0, img1, flow_fn)
     for t in times:
-        yield frame_at(img0, img1, flows, t)
+        yield frame_at(img0, img1, flows, t, synthesis)
 
 
 def even_times(n: int) -> list[float]:
@@ -119,13 +143,14 @@ def time_names(times: Sequence[float]) -> list[str]:
 
 
 def interpolate_to_folder(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float],
-                          out: str | os.PathLike, progress: bool = True) -> list[str]:
+                          out: str | os.PathLike, progress: bool = True, synthesis: Synthesis = warp_blend
+                          ) -> list[str]:
     """Write the frames at ``times`` into the folder ``out`` as ``time_names(times)`` PNGs (the folder appears
     complete or not at all); returns the file names."""
     from tqdm import tqdm
 
     names = [f"{name}.png" for name in time_names(times)]
-    frames = (io.tensor_to_image(f) for f in iter_interpolate(img0, img1, flow_fn, times))
+    frames = (io.tensor_to_image(f) for f in iter_interpolate(img0, img1, flow_fn, times, synthesis))
     with tqdm(frames, total=len(times), desc="interpolate", unit="frame", disable=not progress) as stream:
         write_frames(stream, Path(out), names)
     return names
@@ -143,8 +168,8 @@ def output_times(fps_in: Fraction, fps_out: Fraction) -> Iterator[tuple[int, Fra
         k += 1
 
 
-def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fraction,
-                       fps_out: Fraction) -> Iterator[np.ndarray]:
+def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fraction, fps_out: Fraction,
+                       synthesis: Synthesis = warp_blend) -> Iterator[np.ndarray]:
     """Resample a stream of H x W x 3 uint8 frames to ``fps_out``, holding only two input frames at a time.
 
     n input frames give every output frame at times k / fps_out up to the last input frame's time, so an integer
@@ -164,7 +189,7 @@ def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fr
                     yield io.tensor_to_image(prev)
                 else:
                     flows = flows or pair_flows(prev, cur, flow_fn)
-                    yield io.tensor_to_image(frame_at(prev, cur, flows, float(t)))
+                    yield io.tensor_to_image(frame_at(prev, cur, flows, float(t), synthesis))
                 i, t = next(times)
         prev = cur
     if index < 1:
@@ -176,7 +201,7 @@ def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fr
 def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: FlowFn,
                          factor: int | None = None, fps: float | None = None, input_fps: float | None = None,
                          crf: int | None = None, progress: bool = True,
-                         say: Callable[[str], None] = lambda message: None) -> int:
+                         say: Callable[[str], None] = lambda message: None, synthesis: Synthesis = warp_blend) -> int:
     """Raise the frame rate of a video (or a folder of frames, in name order, at ``input_fps``: default 25) by
     ``factor``, or resample it to ``fps``; write a video (``flownet.video.ENCODERS``: quality ``crf``, the source's
     colours and audio kept) or a folder of PNG frames. ``say`` receives notes for the user (frame order, assumed
@@ -221,7 +246,8 @@ def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow
     expected = None if total is None else int((total - 1) * fps_out / fps_in) + 1
     frames = (frame for _, frame in video.iter_frames(source))
     try:
-        with tqdm(interpolate_stream(frames, flow_fn, fps_in, fps_out), total=expected, desc="interpolate",
+        with tqdm(interpolate_stream(frames, flow_fn, fps_in, fps_out, synthesis), total=expected,
+                  desc="interpolate",
                   unit="frame", disable=not progress) as stream:
             if not to_video:
                 return write_frames(stream, out)

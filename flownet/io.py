@@ -168,8 +168,32 @@ def luma(img: np.ndarray | torch.Tensor) -> np.ndarray | torch.Tensor:
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:
-    """H x W x 3 uint8 -> 1 x 3 x H x W float32 in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].float() / 255.0
+    """An image array -> 1 x 3 x H x W float32 in [0, 1].
+
+    Accepts H x W x 3, H x W x 4 (alpha dropped), H x W and H x W x 1 (grey, copied to 3 channels); uint8 (0-255),
+    uint16 (0-65535) or float already in [0, 1]. Anything else is a FlowNetError (e.g. float 0-255: divide by 255).
+    """
+    img = np.asarray(img)
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or 0 in img.shape[:2]:
+        raise FlowNetError(f"an image must be H x W x 3 (or x 4, x 1, or H x W grey), not an array of shape "
+                           f"{img.shape}")
+    if img.dtype == np.uint8:
+        scale = 255.0
+    elif img.dtype == np.uint16:
+        scale = 65535.0
+    elif np.issubdtype(img.dtype, np.floating):
+        low, high = (float(img.min()), float(img.max())) if np.isfinite(img).all() else (float("nan"),) * 2
+        if not (0 <= low and high <= 1):
+            raise FlowNetError(f"a float image must hold values in [0, 1], this one spans {low:g} to {high:g} "
+                               "(divide 0-255 values by 255)")
+        scale = 1.0
+    else:
+        raise FlowNetError(f"unsupported pixel type {img.dtype} (use uint8, uint16 or float in [0, 1])")
+    x = torch.from_numpy(np.ascontiguousarray(img[..., :3])).permute(2, 0, 1)[None]
+    x = x.float() if scale == 1.0 else x.float() / scale
+    return x.expand(-1, 3, -1, -1).contiguous() if x.shape[1] == 1 else x
 
 
 def tensor_to_image(img: torch.Tensor) -> np.ndarray:

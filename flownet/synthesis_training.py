@@ -8,7 +8,9 @@ Loss: L1 on the frame plus L1 on its horizontal and vertical differences (the gr
 
 from __future__ import annotations
 
+import copy
 import math
+import os
 import random
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -137,3 +139,25 @@ def validate(model: SynthesisNet, triplets: list[Triplet], crop: int = 256, batc
         ours.append(psnr_batch(model(b["img0"], b["img1"], b["f01"], b["f10"], b["t"]), b["gt"]))
         plain.append(psnr_batch(warp_blend(b), b["gt"]))
     return sum(ours) / len(ours), sum(plain) / len(plain)
+
+
+def video_training_triplets(source: str | os.PathLike, flow_fn: FlowFn, count: int = 48,
+                            frames: tuple[int, int] | None = None) -> list[Triplet]:
+    """Up to ``count`` triplets (frames i, i + 1, i + 2) spread over one video, with their flows; ``frames``
+    (first, last): only those frame numbers (a part held out for checking stays untouched)."""
+    from .triplets import video_triplets
+    from .video import count_frames
+
+    first, last = frames or (0, count_frames(source) or count)
+    stride = max(1, (last - first) // count)
+    picked = (d for d in video_triplets([source], step=2, stride=1)
+              if first <= d["frames"][0] and d["frames"][2] <= last and (d["frames"][0] - first) % stride == 0)
+    return with_flows(((d["img0"], d["gt"], d["img1"], d["t"]) for d in picked), flow_fn)
+
+
+def adapt(model: SynthesisNet, triplets: list[Triplet], steps: int = 200, lr: float = 1e-4,
+          log: Callable[[int, float], None] | None = None) -> SynthesisNet:
+    """A copy of ``model`` fine-tuned on one video's own ``triplets`` (``flownet interpolate --adapt``)."""
+    tuned = copy.deepcopy(model)
+    fit(tuned, triplets, steps, batch=4, crop=128, lr=lr, log=log)
+    return tuned

@@ -1,4 +1,4 @@
-"""Training FlowNetS with PyTorch Lightning: the LightningModule (loss, metrics, optimiser, EMA) and ``train()``."""
+"""Training flow models (FlowNetS, or the second stage of a stack) with PyTorch Lightning: the LightningModule (loss, metrics, optimiser, EMA) and ``train()``."""
 
 from __future__ import annotations
 
@@ -20,24 +20,24 @@ from .config import TrainConfig
 from .datamodule import FlowDataModule
 from .errors import FlowNetError
 from .metrics import epe, multiscale_loss
-from .models import FlowNetS
+from .models import FlowNetStack, get_model
 from .weights import read_checkpoint, save_weights
 
 
 class FlowNetModule(pl.LightningModule):
-    """FlowNetS + multiscale EPE loss; logs train/val EPE; optional exponential moving average of the weights
-    (``ema_decay`` > 0), which is then what validation uses and what gets exported."""
+    """A flow model of the registry (``model``) + multiscale EPE loss; logs train/val EPE; optional exponential
+    moving average of the weights (``ema_decay`` > 0), which is then what validation uses and what gets exported."""
 
     def __init__(self, width: float = 1.0, batch_norm: bool = False, div_flow: float = 20.0, lr: float = 1e-4,
                  weight_decay: float = 4e-4, schedule: str = "multistep", milestones: tuple[float, ...] = (0.5, 0.75),
-                 warmup_steps: int = 0, ema_decay: float = 0.0) -> None:
+                 warmup_steps: int = 0, ema_decay: float = 0.0, model: str = "flownets") -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = FlowNetS(width, batch_norm, div_flow)
+        self.model = get_model(model, width=width, batch_norm=batch_norm, div_flow=div_flow)
         self.ema_model = copy.deepcopy(self.model).requires_grad_(False) if ema_decay > 0 else None
 
     @property
-    def eval_model(self) -> FlowNetS:
+    def eval_model(self) -> nn.Module:
         return self.ema_model if self.ema_model is not None else self.model
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -85,8 +85,9 @@ class FlowNetModule(pl.LightningModule):
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """Adam's parameter groups: weight decay on the convolution weights only, none on biases and BatchNorm
     (FlowNet's recipe)."""
-    decay = [p for p in model.parameters() if p.dim() > 1]
-    rest = [p for p in model.parameters() if p.dim() <= 1]
+    trained = [p for p in model.parameters() if p.requires_grad]  # a stack's first network is frozen
+    decay = [p for p in trained if p.dim() > 1]
+    rest = [p for p in trained if p.dim() <= 1]
     return [{"params": decay, "weight_decay": weight_decay}, {"params": rest, "weight_decay": 0.0}]
 
 
@@ -146,23 +147,14 @@ def _train(cfg: TrainConfig) -> Path:
                           augment=cfg.augment, shuffle=cfg.augment, textures=cfg.textures)
     data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
     module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,
-                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay)
+                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay, model=cfg.model)
     if cfg.init:
-        config, state, _ = read_checkpoint(cfg.init)
-        if any(config.get(k) != v for k, v in module.model.config_dict().items() if k in config):
-            raise FlowNetError(f"weights are for FlowNetS{config}, not {module.model.config_dict()}", cfg.init)
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        module.model.load_state_dict(state)
-        if module.ema_model is not None:
-            module.ema_model.load_state_dict(state)
+        initialise(module, cfg.init)
     out = Path(cfg.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
+    check_creatable(out)
     ckpt_dir = out / "checkpoints"
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
-    trainer = pl.Trainer(
+    trainer = lightning_trainer(
         default_root_dir=out,
         max_epochs=cfg.epochs,
         max_steps=cfg.max_steps,
@@ -179,6 +171,10 @@ def _train(cfg: TrainConfig) -> Path:
         deterministic=False,
         enable_model_summary=False,
     )
+    try:  # only now that every option is known good
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FlowNetError(f"cannot create the run folder ({e.strerror})", out) from None
     try:
         trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
     except SIGTERMException:  # (Ctrl-C, SIGINT, is Lightning's: it says so and exits with status 1)
@@ -188,10 +184,48 @@ def _train(cfg: TrainConfig) -> Path:
     exported = out / "model.pt"
     if trainer.is_global_zero and source:
         config, state, _ = read_checkpoint(source)
-        model = FlowNetS(**config)
+        model = get_model(config.pop("model", "flownets"), **config)
         model.load_state_dict(state)
         save_weights(model, exported, meta={"source": os.fspath(source), "train_config": _plain(asdict(cfg))})
     return exported
+
+
+def initialise(module: FlowNetModule, path: str) -> None:
+    """Start from the weights in ``path``: the whole model's, or, for a stack, a FlowNetS's as its first stage."""
+    config, state, _ = read_checkpoint(path)
+    config = dict(config)
+    name = config.pop("model", "flownets")
+    targets = [m for m in (module.model, module.ema_model) if m is not None]
+    if isinstance(module.model, FlowNetStack) and name == "flownets":
+        targets = [m.first for m in targets]
+    want = targets[0].config_dict()
+    if any(want.get(k) != v for k, v in config.items() if k in want):
+        raise FlowNetError(f"weights are for {name}{config}, not {type(targets[0]).__name__}{want}", path)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+    for target in targets:
+        target.load_state_dict(state)
+
+
+def check_creatable(folder: Path) -> None:
+    """A FlowNetError now, before Lightning says anything, when ``folder`` could not be created: its nearest
+    existing ancestor is a file, or not writable. Creates nothing."""
+    existing = next(p for p in (folder, *folder.absolute().parents) if p.exists())
+    if not existing.is_dir():
+        raise FlowNetError(f"cannot create the run folder ({existing.name} is a file)", folder)
+    if existing != folder and not os.access(existing, os.W_OK | os.X_OK):
+        raise FlowNetError(f"cannot create the run folder ({existing} is not writable)", folder)
+
+
+def lightning_trainer(**options) -> pl.Trainer:
+    """``pl.Trainer(**options)``; options Lightning refuses (precision, accelerator, devices, strategy) are a
+    FlowNetError. Creates no folder."""
+    from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        return pl.Trainer(**options)
+    except (ValueError, MisconfigurationException, ModuleNotFoundError, RuntimeError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise FlowNetError(f"Lightning refused the options: {reason}") from None
 
 
 def _plain(d: dict) -> dict:

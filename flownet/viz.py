@@ -38,6 +38,15 @@ def color_wheel() -> np.ndarray:
     return np.concatenate(rows).astype(np.uint8)
 
 
+def color_scale(flow: np.ndarray, max_flow: float | None = None) -> float:
+    """The speed (px) drawn at full saturation: ``max_flow``, else the largest valid speed (1 without motion)."""
+    if max_flow is None:
+        flow = np.asarray(flow, dtype=np.float64)
+        valid = flow_valid_mask(flow)
+        max_flow = float(np.hypot(flow[..., 0], flow[..., 1])[valid].max()) if valid.any() else 0.0
+    return max_flow if max_flow > 0 else 1.0
+
+
 def flow_to_color(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray:
     """Colour-code an H x W x 2 flow; ``max_flow`` fixes the speed of full saturation (default: the largest
     valid speed), so that several pictures can share one scale."""
@@ -45,10 +54,7 @@ def flow_to_color(flow: np.ndarray, max_flow: float | None = None) -> np.ndarray
     valid = flow_valid_mask(flow)
     u, v = zero_invalid(flow, valid).transpose(2, 0, 1)
     speed = np.hypot(u, v)
-    if max_flow is None:
-        max_flow = float(speed.max()) if valid.any() else 0.0
-    if max_flow <= 0:
-        max_flow = 1.0
+    max_flow = color_scale(flow, max_flow)
     wheel = color_wheel().astype(np.float64) / 255
     n = len(wheel)
     angle = np.arctan2(-v, -u) / np.pi  # -1 .. 1
@@ -75,17 +81,28 @@ def wheel_legend(size: int = 151) -> np.ndarray:
     return img
 
 
-def add_legend(img: np.ndarray, fraction: float = 0.22) -> np.ndarray:
-    """``img`` with the colour-wheel legend in its bottom-right corner, on a thin white margin."""
+def add_legend(img: np.ndarray, max_flow: float) -> np.ndarray:
+    """``img`` with a white panel on its right (never over the picture): the colour wheel, whose edge is the speed
+    of full saturation, and that speed written under it ("edge = 12.3 px"). Short pictures get white below."""
+    from PIL import Image, ImageDraw, ImageFont
+
     h, w = img.shape[:2]
-    size = max(15, int(min(h, w) * fraction)) | 1
-    pad = max(2, size // 20)
-    out = img.copy()
-    if size + 2 * pad > min(h, w):
-        return out
-    out[h - size - 2 * pad:, w - size - 2 * pad:] = 255
-    out[h - size - pad:h - pad, w - size - pad:w - pad] = wheel_legend(size)
-    return out
+    size = min(201, max(41, int(h * 0.4))) | 1
+    font = ImageFont.load_default(max(10, size // 8))
+    lines = ["wheel edge =", f"{max_flow:.3g} px"]
+    text_w = max(int(np.ceil(font.getlength(s))) for s in lines)
+    line_h = int(font.size * 1.3)
+    pad = max(6, size // 12)
+    panel_w = max(size, text_w) + 2 * pad
+    out = np.full((max(h, size + 2 * pad + len(lines) * line_h), w + panel_w, 3), 255, np.uint8)
+    out[:h, :w] = img
+    left = w + (panel_w - size) // 2
+    out[pad:pad + size, left:left + size] = wheel_legend(size)
+    canvas = Image.fromarray(out)
+    draw = ImageDraw.Draw(canvas)
+    for k, line in enumerate(lines):
+        draw.text((w + panel_w / 2, pad + size + pad // 2 + k * line_h), line, fill=(0, 0, 0), font=font, anchor="ma")
+    return np.asarray(canvas)
 
 
 # ----------------------------------------------------------------------------------------------- figures
@@ -109,9 +126,16 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
         plt.close(fig)
 
 
+def nice_number(x: float) -> float:
+    """The largest of 1, 2, 3, 5 x 10^k not above ``x`` (``x`` > 0)."""
+    k = np.floor(np.log10(x))
+    return float(max(m * 10 ** k for m in (1, 2, 3, 5) if m * 10 ** k <= x * (1 + 1e-9)))
+
+
 def arrows_figure(img: np.ndarray, flow: np.ndarray, step: int | None = None):
-    """The first image with the flow drawn as arrows (one per ``step`` pixels), coloured by the wheel; short
-    motions are drawn longer (by the factor in the title) so that the longest arrows span about one step."""
+    """The first image at full size (one figure pixel per image pixel) with the flow drawn as arrows, one per
+    ``step`` pixels, coloured by the wheel. Short motions are drawn longer by a round factor so that the longest
+    arrows span about one step; a strip below says the factor and shows a key arrow of a round length in px."""
     plt = pyplot()
     h, w = flow.shape[:2]
     step = step or max(8, min(h, w) // 24)
@@ -120,13 +144,22 @@ def arrows_figure(img: np.ndarray, flow: np.ndarray, step: int | None = None):
     ok = flow_valid_mask(f)
     colors = flow_to_color(f).reshape(-1, 3)[ok.ravel()] / 255
     speed = np.hypot(f[..., 0], f[..., 1])[ok]
-    gain = max(1.0, 0.9 * step / max(float(np.percentile(speed, 99)) if speed.size else 0.0, 1e-6))
-    fig, ax = plt.subplots(figsize=(w / 100, h / 100 + 0.3))
-    ax.imshow(img)
-    ax.quiver(xs[ok], ys[ok], f[..., 0][ok], f[..., 1][ok], color=colors, angles="xy", scale_units="xy",
-              scale=1 / gain, width=0.003, headwidth=4, edgecolor="black", linewidth=0.3)
-    ax.set_title(f"flow x {gain:.3g}" if gain > 1 else "flow (true length)", fontsize=9)
+    typical = float(np.percentile(speed, 99)) if speed.size else 0.0
+    gain = nice_number(step / typical) if 0 < typical < step else 1.0
+    key = nice_number(step / gain)  # px of motion: drawn about one step long
+    strip = 40  # px below the picture for the scale
+    dpi = 100
+    fig = plt.figure(figsize=(w / dpi, (h + strip) / dpi), dpi=dpi)
+    ax = fig.add_axes((0, strip / (h + strip), 1, h / (h + strip)))
+    ax.imshow(img, interpolation="nearest")
+    arrows = ax.quiver(xs[ok], ys[ok], f[..., 0][ok], f[..., 1][ok], color=colors, angles="xy", scale_units="xy",
+                       scale=1 / gain, units="dots", width=1.5, headwidth=3.5, headlength=4, headaxislength=3.5,
+                       edgecolor="black", linewidth=0.3)
     ax.set_axis_off()
+    ax.quiverkey(arrows, 0.04, 0.5 * strip / (h + strip), key, f"{key:g} px of motion", labelpos="E",
+                 coordinates="figure", color="black", fontproperties={"size": 8})
+    drawn = f"arrows drawn {gain:g} x their length" if gain > 1 else "arrows at their true length"
+    fig.text(0.98, 0.5 * strip / (h + strip), f"{drawn}, one per {step} px", ha="right", va="center", fontsize=8)
     return fig
 
 
@@ -154,25 +187,33 @@ def error_figure(pred: np.ndarray, gt: np.ndarray, max_error: float | None = Non
 
 def compare_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]):
     """One row per (name, image, gt flow, predicted flow): the image, the ground truth and the prediction
-    coloured on one shared scale, and the error map with the pair's EPE in its title."""
+    coloured on the row's scale (its largest true speed, in the title), and the error map; the error maps of all
+    rows share one square-root colour scale and one colour bar, so that equal colours are equal errors."""
     plt = pyplot()
+    from matplotlib.colors import PowerNorm
+
     h, w = rows[0][1].shape[:2]
-    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 3.2, len(rows) * 3.2 * h / w + 0.4), squeeze=False)
-    for ax_row, (name, img, gt, pred) in zip(axes, rows):
-        err, valid = endpoint_error_map(pred, gt)
-        scale = float(np.hypot(gt[..., 0], gt[..., 1])[valid].max()) if valid.any() else None
+    errors = [endpoint_error_map(pred, gt) for _, _, gt, pred in rows]
+    pooled = np.concatenate([err[valid] for err, valid in errors])
+    top = max(float(np.percentile(pooled, 99.5)), 1e-3) if pooled.size else 1.0  # larger errors: the top colour
+    norm = PowerNorm(0.5, vmin=0, vmax=top)  # square-root scale: errors well under 1 px stay visible
+    fig, axes = plt.subplots(len(rows), 4, figsize=(4 * 3.2 + 0.8, len(rows) * 3.2 * h / w + 0.6), squeeze=False,
+                             layout="constrained")
+    for ax_row, (name, img, gt, pred), (err, valid) in zip(axes, rows, errors):
+        scale = color_scale(gt)
         ax_row[0].imshow(img)
         ax_row[0].set_title(name, fontsize=9)
         ax_row[1].imshow(flow_to_color(gt, scale))
-        ax_row[1].set_title("ground truth", fontsize=9)
+        ax_row[1].set_title(f"ground truth (edge {scale:.3g} px)", fontsize=9)
         ax_row[2].imshow(flow_to_color(pred, scale))
-        ax_row[2].set_title("prediction", fontsize=9)
-        ax_row[3].imshow(np.ma.masked_where(~valid, err), cmap="inferno", vmin=0,
-                         vmax=max(float(np.percentile(err[valid], 99)), 1e-3) if valid.any() else 1)
-        ax_row[3].set_title(f"error, EPE {err[valid].mean():.2f} px", fontsize=9)
+        ax_row[2].set_title("prediction, same scale", fontsize=9)
+        shown = ax_row[3].imshow(np.ma.masked_where(~valid, err), cmap=plt.get_cmap("inferno").with_extremes(bad="0.5"),
+                                 norm=norm)
+        ax_row[3].set_title(f"error, EPE {err[valid].mean():.2f} px" if valid.any() else "error", fontsize=9)
         for ax in ax_row:
             ax.set_axis_off()
-    fig.tight_layout()
+    label = "end-point error (px)" + (", all rows" if len(rows) > 1 else "")
+    fig.colorbar(shown, ax=axes[:, 3].tolist(), label=label, shrink=0.6 if len(rows) > 2 else 0.9, extend="max")
     return fig
 
 
@@ -199,20 +240,27 @@ def read_curves(run: str | os.PathLike) -> dict[str, list[tuple[int, float]]]:
 
 
 def curves_figure(curves: dict[str, list[tuple[int, float]]], title: str = ""):
-    """Training EPE (per step, smoothed, and per epoch) and validation EPE against the optimiser step."""
+    """Training EPE (per step: raw, faint, and smoothed, on top; per epoch) and validation EPE against the
+    optimiser step, on a log scale with plain tick labels (0.5, 1, 2, 5)."""
     plt = pyplot()
+    from matplotlib import ticker
+
     fig, ax = plt.subplots(figsize=(7, 4))
-    steps = curves["train_epe_step"]
-    if steps:
-        x, y = np.array(steps).T
-        ax.plot(x, y, color="tab:blue", alpha=0.2, lw=0.8)
-        k = max(1, len(y) // 50)
-        ax.plot(x[k - 1:], np.convolve(y, np.ones(k) / k, mode="valid"), color="tab:blue", label="train EPE (step)")
     for key, style, color, label in (("train_epe_epoch", "s-", "tab:green", "train EPE (epoch)"),
                                      ("val_epe", "o-", "tab:orange", "val EPE")):
         if curves[key]:
-            ax.plot(*np.array(curves[key]).T, style, color=color, ms=3, label=label)
+            ax.plot(*np.array(curves[key]).T, style, color=color, ms=3, lw=1.2, label=label, zorder=2)
+    steps = curves["train_epe_step"]
+    if steps:
+        x, y = np.array(steps).T
+        ax.plot(x, y, color="tab:blue", alpha=0.25, lw=0.8, zorder=1)
+        k = max(1, len(y) // 50)
+        ax.plot(x[k - 1:], np.convolve(y, np.ones(k) / k, mode="valid"), ".-" if len(y) < 30 else "-",
+                color="navy", lw=1.8, label=f"train EPE (step{f', mean of {k}' if k > 1 else ''})", zorder=3)
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 0.5, 1, 2, 3: not 5 x 10^-1
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("step")
     ax.set_ylabel("EPE (px)")
     ax.grid(True, which="both", alpha=0.3)

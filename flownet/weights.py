@@ -15,7 +15,9 @@ import torch
 
 from .errors import FlowNetError
 from .fileutil import atomic_path
-from .models import FlowNetS
+from torch import nn
+
+from .models import get_model, model_name
 
 FORMAT = "flownet-weights"
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # of the repository
@@ -29,21 +31,23 @@ def checkpoint_dirs() -> list[Path]:
     return [CHECKPOINT_DIR, Path(sys.prefix) / INSTALLED_DIR, Path(site.getuserbase()) / INSTALLED_DIR]
 
 
-def default_checkpoint() -> Path:
-    """The shipped model: ``flownets_*.pt`` in the first of ``checkpoint_dirs()`` that has one."""
+def default_checkpoint(model: str = "flownets") -> Path:
+    """The shipped weights of ``model`` (a registry name): ``<model>_*.pt`` in the first of ``checkpoint_dirs()``
+    that has one."""
     for folder in checkpoint_dirs():
-        found = sorted(folder.glob("flownets_*.pt"))
+        found = sorted(folder.glob(f"{model}_*.pt"))
         if found:
             return found[-1]
-    raise FlowNetError(f"no shipped checkpoint (flownets_*.pt) in {' or '.join(map(str, checkpoint_dirs()))}: "
+    raise FlowNetError(f"no shipped checkpoint ({model}_*.pt) in {' or '.join(map(str, checkpoint_dirs()))}: "
                        "pass --checkpoint FILE, or train one with 'flownet train'")
 
 
-def save_weights(model: FlowNetS, path: str | os.PathLike, meta: dict | None = None, half: bool = False) -> None:
+def save_weights(model: nn.Module, path: str | os.PathLike, meta: dict | None = None, half: bool = False) -> None:
     """Write the model's weights and config atomically; ``half`` stores floating tensors as fp16."""
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
              for k, v in model.state_dict().items()}
-    payload = {"format": FORMAT, "config": model.config_dict(), "state_dict": state, "meta": meta or {}}
+    config = {"model": model_name(model), **model.config_dict()}
+    payload = {"format": FORMAT, "config": config, "state_dict": state, "meta": meta or {}}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
@@ -63,18 +67,22 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         hp = payload["hyper_parameters"]
         prefix = "ema_model." if any(k.startswith("ema_model.") for k in payload["state_dict"]) else "model."
         state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
-        return {k: hp[k] for k in CONFIG_KEYS if k in hp}, state, {"epoch": payload.get("epoch")}
+        config = {"model": hp.get("model", "flownets"), **{k: hp[k] for k in CONFIG_KEYS if k in hp}}
+        return config, state, {"epoch": payload.get("epoch")}
     raise FlowNetError("not a flownet checkpoint (no weights and model config inside)", path)
 
 
-def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> FlowNetS:
-    """An eval-mode FlowNetS with the weights in ``path`` (default: the shipped checkpoint)."""
+def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """An eval-mode model (the one the file names, FlowNetS for files that name none) with the weights in ``path``
+    (default: the shipped flow checkpoint)."""
     path = default_checkpoint() if path is None else Path(path)
     config, state, _ = read_checkpoint(path)
+    config = dict(config)
+    name = config.pop("model", "flownets")
     try:
-        model = FlowNetS(**config)
+        model = get_model(name, **config)
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     except (TypeError, RuntimeError) as e:
         first = str(e).strip().splitlines()[0][:160]
-        raise FlowNetError(f"weights do not fit a FlowNetS{config} ({first})", path) from None
+        raise FlowNetError(f"weights do not fit a {name}{config} ({first})", path) from None
     return model.eval().to(device)

@@ -10,8 +10,9 @@ import pytest
 
 from flownet import load_model, read_flo
 from flownet.evaluate import model_flow_fn
-from flownet.io import image_to_tensor, read_flow, read_image, tensor_to_flow
-from flownet.pipeline import refine_fn
+from flownet.io import image_to_tensor, read_flow, read_image, tensor_to_flow, write_image
+from flownet.models import FlowNetS
+from flownet.weights import save_weights
 
 
 def flownet(*args, check=True):
@@ -82,14 +83,13 @@ def test_train_eval_infer_round_trip(tiny_chairs, tmp_path):
     assert "model.pt" in out.stdout
 
     img1, img2 = tiny_chairs / "00001_img1.ppm", tiny_chairs / "00001_img2.ppm"
-    flownet("infer", img1, img2, "-o", tmp_path / "f.flo", "--checkpoint", weights)
-    flownet("infer", img1, img2, "-o", tmp_path / "f.png", "--checkpoint", weights)
+    flownet("infer", img1, img2, "-o", tmp_path / "f.flo", "--checkpoint", weights, "--refine", "none")
+    flownet("infer", img1, img2, "-o", tmp_path / "f.png", "--checkpoint", weights, "--refine", "none")
     flo = read_flo(tmp_path / "f.flo")
     assert flo.shape == (64, 96, 2)
-    # infer = what evaluation computes: the network, then the default --refine (fuse)
-    expected = tensor_to_flow(refine_fn(model_flow_fn(load_model(weights)), "fuse")(
-        image_to_tensor(read_image(img1)), image_to_tensor(read_image(img2))))
-    np.testing.assert_allclose(flo, expected, atol=1e-5)
+    expected = tensor_to_flow(model_flow_fn(load_model(weights))(image_to_tensor(read_image(img1)),
+                                                                   image_to_tensor(read_image(img2))))
+    np.testing.assert_allclose(flo, expected, atol=1e-5)  # infer = what evaluation computes
     kitti, valid = read_flow(tmp_path / "f.png")
     assert valid.all() and np.abs(kitti - flo).max() <= 1 / 128 + 1e-6
 
@@ -157,3 +157,70 @@ def test_flag_equal_to_its_default_wins_over_the_config(tmp_path):
                   "--print-config").stdout
     assert "epochs: 20\n" in out and "schedule: multistep\n" in out
     assert "batch_size: 2\n" in out and "batch_norm: true\n" in out  # the file's other options stay
+
+
+def test_eval_says_what_it_scored_and_scores_a_small_synthetic_folder(tmp_path):
+    """data synth --count 4 has no validation pair (every fifth is one): eval scores all 4 and says so."""
+    flownet("data", "synth", "--out", tmp_path / "d", "--count", "4", "--size", "64x64")
+    out = flownet("eval", "--epe", "--baseline", "zero", "--data", tmp_path / "d", "--json", tmp_path / "r.json")
+    assert "all 4 pairs" in out.stdout and "--split val" in out.stdout
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["n"] == 4 and result["split"] == "all"
+    assert result["epe"] == pytest.approx(zero_flow_epe(sorted((tmp_path / "d").glob("*_flow.flo"))), abs=1e-4)
+
+
+def test_eval_split_auto_uses_the_validation_split_of_a_large_folder(tmp_path):
+    """60 pairs without a split file: auto = the seeded validation split, 60 - round(0.8 * 60) = 12 pairs."""
+    from flownet.cli.evaluate import SMALL_FOLDER, chosen_pairs
+
+    for k in range(1, 61):
+        for part in ("img1.ppm", "img2.ppm", "flow.flo"):
+            (tmp_path / f"{k:05d}_{part}").touch()
+    assert 60 >= SMALL_FOLDER
+    pairs, split, which = chosen_pairs(str(tmp_path), "auto", "auto")
+    assert (len(pairs), split) == (12, "val") and "12 of 60 pairs" in which
+    assert len(chosen_pairs(str(tmp_path), "all", "auto")[0]) == 60
+
+
+def test_eval_on_the_shared_chairs_scores_all_three_pairs(shared_data, tmp_path):
+    out = flownet("eval", "--epe", "--baseline", "zero", "--data", shared_data / "flyingchairs",
+                  "--json", tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text())["n"] == 3 and "all 3 pairs" in out.stdout
+
+
+def test_infer_names_what_it_writes_and_draws_colour_pictures(tmp_path):
+    """-o f.png is a KITTI flow file (said so); --save-as color draws the same flow as viz would, and
+    --max-flow gives a sequence's pictures one scale."""
+    from flownet.viz import flow_to_color
+
+    rng = np.random.default_rng(1)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    base = rng.integers(0, 255, (64, 80, 3), dtype=np.uint8)
+    for k in range(3):
+        write_image(frames / f"{k:03d}.png", np.roll(base, 2 * k, axis=1))
+    model = tmp_path / "w.pt"
+    save_weights(FlowNetS(width=0.25), model)
+    opts = ["--checkpoint", model, "--device", "cpu", "--precision", "fp32"]
+    a, b = frames / "000.png", frames / "001.png"
+    out = flownet("infer", a, b, "-o", tmp_path / "k.png", *opts).stdout
+    assert "KITTI 16-bit flow file" in out and "not a picture" in out
+    flownet("infer", a, b, "-o", tmp_path / "f.flo", *opts)
+    flownet("infer", a, b, "-o", tmp_path / "c.png", "--save-as", "color", *opts)
+    np.testing.assert_array_equal(read_image(tmp_path / "c.png"), flow_to_color(read_flo(tmp_path / "f.flo")))
+
+    flownet("infer", frames, "-o", tmp_path / "flo", *opts)
+    flownet("infer", frames, "-o", tmp_path / "col", "--save-as", "color", "--max-flow", "0.01", *opts)
+    for flo in sorted((tmp_path / "flo").glob("*.flo")):
+        expected = flow_to_color(read_flo(flo), 0.01)
+        np.testing.assert_array_equal(read_image(tmp_path / "col" / f"{flo.stem}.png"), expected)
+
+
+def test_training_output_has_no_adverts_and_uses_val_size(tmp_path):
+    r = flownet("train", "--data", "synthetic", "--crop", "64x64", "--out", tmp_path / "run", "--max-steps", "1",
+                "--width", "0.25", "--num-workers", "0", "--synthetic-length", "2", "--batch-size", "2",
+                "--val-size", "3", "--accelerator", "cpu")
+    for noise in ("Tip:", "litlogger", "litmodels", "LeafSpec", "`IterableDataset` has `__len__`"):
+        assert noise not in r.stderr + r.stdout
+    validation = [s for s in r.stdout.replace("\r", "\n").splitlines() if s.startswith("Validation DataLoader 0: 100%")]
+    assert validation and "| 3/3 " in validation[-1]

@@ -127,3 +127,63 @@ def test_train_empty_folder_makes_no_run_folder(tmp_path):
     r = run("train", "--data", "empty", "--out", "run", "--width", "0.25", "--accelerator", "cpu", cwd=tmp_path)
     assert_one_line_error(r, "empty")
     assert not (tmp_path / "run").exists()
+
+
+def tree(folder) -> set:
+    return {p.relative_to(folder) for p in folder.rglob("*")}
+
+
+@pytest.fixture
+def work(files, tmp_path):
+    """A working folder with two images, a tiny checkpoint, a folder of two frames and a flow file."""
+    for name in ("a.png", "b.png", "w.pt"):
+        (tmp_path / name).write_bytes((files / name).read_bytes())
+    (tmp_path / "frames").mkdir()
+    for k, name in enumerate(("a.png", "b.png")):
+        (tmp_path / "frames" / f"{k:03d}.png").write_bytes((files / name).read_bytes())
+    write_flo(tmp_path / "f.flo", np.ones((64, 64, 2), np.float32))
+    (tmp_path / "chairs").mkdir()
+    for p in (files / "chairs").iterdir():
+        (tmp_path / "chairs" / p.name).write_bytes(p.read_bytes())
+    return tmp_path
+
+
+MODEL = ["--checkpoint", "w.pt", "--device", "cpu"]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["interpolate", "frames", "-o", "out", "--t", "0.3", *MODEL], ["--t", "two images"]),
+    (["interpolate", "frames", "-o", "out", "--frames", "3", *MODEL], ["--frames", "two images"]),
+    (["interpolate", "a.png", "b.png", "--frames", "3", "-o", "three.png", *MODEL], ["--frames 3", "three.png",
+                                                                                     "folder"]),
+    (["interpolate", "a.png", "b.png", "--frames", "3", "--t", "0.2", "-o", "out", *MODEL], ["--t", "--frames"]),
+    (["interpolate", "frames", "-o", "out.mp4", "--fps", "-5", *MODEL], ["argument --fps", "-5"]),
+    (["interpolate", "frames", "-o", "out.mp4", "--factor", "0", *MODEL], ["argument --factor"]),
+    (["interpolate", "frames", "-o", "out.mp4", "--factor", "2", "--fps", "50", *MODEL], ["--factor", "--fps"]),
+    (["eval", "--interp", "--baseline", "zero", "--data", "frames", *MODEL], ["--baseline", "--interp"]),
+    (["eval", "--epe", "--interp", "--data", "chairs", *MODEL], ["--epe", "--interp"]),
+    (["eval", "--epe", "--baseline", "zero", "--data", "chairs", "--json", "nodir/x.json"], ["nodir"]),
+    (["eval", "--epe", "--baseline", "zero", "--data", "chairs", "--split", "middle"], ["argument --split"]),
+    (["infer", "a.png", "b.png", "-o", "f.png", "--max-flow", "5", *MODEL], ["--max-flow", "--save-as color"]),
+    (["infer", "a.png", "b.png", "-o", "f.flo", "--save-as", "color", *MODEL], ["f.flo", ".png"]),
+    (["infer", "a.png", "b.png", "-o", "f.png", "--max-flow", "-1", "--save-as", "color", *MODEL],
+     ["argument --max-flow"]),
+    (["viz", "f.flo", "-o", "c.png", "--max-flow", "0"], ["argument --max-flow"]),
+    (["viz", "--compare", "--data", "chairs", "-o", "c.png", "--count", "0"], ["argument --count"]),
+    (["train", "--data", "synthetic", "--crop", "100x100", "--out", "run"], ["--crop 100x100", "64"]),
+    (["train", "--data", "synthetic", "--epochs", "0", "--out", "run"], ["argument --epochs"]),
+    (["train", "--data", "synthetic", "--crop", "64x64", "--width", "0.25", "--precision", "foo",
+      "--num-workers", "0", "--synthetic-length", "2", "--val-size", "1", "--out", "run"], ["precision", "foo"]),
+    (["train", "--data", "synthetic", "--crop", "64x64", "--width", "0.25", "--num-workers", "0",
+      "--synthetic-length", "2", "--val-size", "1", "--out", "a.png/run"], ["a.png/run", "a.png is a file"]),
+    (["data", "synth", "--out", "d", "--count", "-1"], ["argument --count"]),
+    (["bench", "--json", "nodir/b.json"], ["nodir"]),
+], ids=lambda v: " ".join(v) if isinstance(v, list) and v and v[0] in
+    ("interpolate", "eval", "infer", "viz", "train", "data", "bench") else "")
+def test_ignored_or_bad_options_are_one_line_errors_that_write_nothing(work, args, words):
+    """Options that would be ignored, or are out of range, stop the command before it writes anything."""
+    before = tree(work)
+    r = run(*args, cwd=work)
+    assert_one_line_error(r, *words)
+    assert tree(work) == before
+    assert r.stdout == ""  # nothing was evaluated or written before the error

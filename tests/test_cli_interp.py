@@ -36,10 +36,11 @@ def test_viz_writes_the_colour_coding(tmp_path, shared_data):
 
 def test_viz_compare_and_legend(tmp_path, tiny_chairs):
     flo = sorted(tiny_chairs.glob("*_flow.flo"))[0]
-    flownet("viz", flo, "-o", tmp_path / "f.png", "--legend", "--max-flow", 5)
-    picture = io.read_image(tmp_path / "f.png")
-    assert picture.shape[:2] == io.read_flo(flo).shape[:2]
-    assert np.array_equal(picture[:20, :20], viz.flow_to_color(io.read_flo(flo), 5)[:20, :20])
+    out = flownet("viz", flo, "-o", tmp_path / "f.png", "--legend", "--max-flow", 5).stdout
+    picture, flow = io.read_image(tmp_path / "f.png"), io.read_flo(flo)
+    h, w = flow.shape[:2]
+    assert picture.shape[0] >= h and picture.shape[1] > w and "5 px" in out  # the legend beside, with its scale
+    assert np.array_equal(picture[:h, :w], viz.flow_to_color(flow, 5))  # the whole picture, nothing over it
     flownet("viz", "--compare", "--data", tiny_chairs, "--count", 2, "-o", tmp_path / "cmp.png")
     assert io.read_image(tmp_path / "cmp.png").shape[0] > 100
 

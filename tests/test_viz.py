@@ -51,8 +51,56 @@ def test_legend_wheel_and_inset():
     assert tuple(legend[50, 100]) == (255, 0, 0)  # right edge: red
     assert tuple(legend[0, 50]) == (88, 0, 255)  # top edge: up
     assert tuple(legend[0, 0]) == (255, 255, 255)  # outside the disc
-    picture = viz.add_legend(np.zeros((200, 300, 3), np.uint8))
-    assert picture.shape == (200, 300, 3) and picture[-10:, -10:].any() and not picture[:50, :50].any()
+
+
+
+def test_legend_is_beside_the_picture_with_its_scale():
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    small, large = viz.add_legend(img, 4.0), viz.add_legend(img, 40.0)
+    assert small.shape[0] == 200 and small.shape[1] > 300
+    assert np.array_equal(small[:, :300], img)  # nothing drawn over the picture
+    panel_small, panel_large = small[:, 300:], large[:, 300:]
+    assert (panel_small == 255).all(-1).mean() > 0.5 and not (panel_small == 255).all()  # a wheel on white
+    text_rows = ~(panel_small == panel_large).all(axis=(1, 2))  # only the written scale differs
+    assert text_rows.any() and np.nonzero(text_rows)[0].min() > 0.5 * np.nonzero(~(panel_small == 255).all(-1))[0].min()
+    tall = viz.add_legend(img[:30, :40], 4.0)  # a short picture gets white below, not a cut legend
+    assert tall.shape[0] > 30 and np.array_equal(tall[:30, :40], img[:30, :40]) and (tall[30:, :40] == 255).all()
+
+
+def test_compare_error_panels_share_one_scale_and_one_colour_bar():
+    rng = np.random.default_rng(0)
+    gt = rng.normal(0, 2, (2, 32, 48, 2)).astype(np.float32)
+    rows = [("small", np.zeros((32, 48, 3), np.uint8), gt[0], gt[0] + 0.1),
+            ("large", np.zeros((32, 48, 3), np.uint8), gt[1], gt[1] + 3.0)]
+    fig = viz.compare_figure(rows)
+    errors = [ax.images[0] for ax in fig.axes if ax.get_title().startswith("error")]
+    assert len(errors) == 2 and errors[0].norm is errors[1].norm  # one scale: 0.14 px darker than 4.2 px
+    assert errors[0].norm(0.1 * np.sqrt(2)) < errors[1].norm(3.0 * np.sqrt(2))
+    colour_bars = [ax for ax in fig.axes if "end-point error" in ax.get_ylabel()]
+    assert len(colour_bars) == 1
+    viz.pyplot().close(fig)
+
+
+def test_arrows_at_full_size_with_a_key(tmp_path):
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (120, 200, 3), dtype=np.uint8)
+    flow = np.zeros((120, 200, 2), np.float32)
+    flow[..., 0] = 1.5  # 1.5 px: arrows one step (8 px) apart are drawn 5 x longer
+    fig = viz.arrows_figure(img, flow)
+    from matplotlib.quiver import QuiverKey
+
+    keys = [a for a in fig.axes[0].get_children() if isinstance(a, QuiverKey)]
+    assert len(keys) == 1 and keys[0].U == 1 and keys[0].text.get_text() == "1 px of motion"  # drawn 5 px long
+    assert any("arrows drawn 5 x their length" in t.get_text() for t in fig.texts)
+    box = fig.axes[0].get_window_extent()
+    assert (round(box.width), round(box.height)) == (200, 120)  # one image pixel per figure pixel
+    viz.save_figure(fig, tmp_path / "a.png")
+    assert io.read_image(tmp_path / "a.png").shape[0] >= 120
+
+
+@pytest.mark.parametrize("x, nice", [(1, 1), (2.9, 2), (3.4, 3), (4.99, 3), (7, 5), (0.06, 0.05), (130, 100)])
+def test_nice_number(x, nice):
+    assert viz.nice_number(x) == pytest.approx(nice)
 
 
 def test_rubberwhale_colours(shared_data):
@@ -76,5 +124,13 @@ def test_curves_from_csv_logs(tmp_path):
     curves = viz.read_curves(tmp_path)
     assert curves["train_epe_step"] == [(9, 3.5), (19, 3.0)]
     assert curves["val_epe"] == [(19, 2.5)] and curves["train_epe_epoch"] == [(19, 3.2)]
-    viz.save_figure(viz.curves_figure(curves), tmp_path / "c.png")
+    fig = viz.curves_figure(curves)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all(s.replace(".", "").isdigit() for s in labels), labels  # 2, 3, 5: no 10^x
+    train = next(line for line in ax.get_lines() if line.get_label().startswith("train EPE (step"))
+    assert train.get_zorder() == max(line.get_zorder() for line in ax.get_lines()) and train.get_alpha() is None
+    assert train.get_marker() == "."  # two points only: drawn as dots, not an invisible segment
+    viz.save_figure(fig, tmp_path / "c.png")
     assert io.read_image(tmp_path / "c.png").shape[2] == 3

@@ -1,11 +1,13 @@
-"""Speed-accuracy plot and the measured tables of docs/performance.md, from `flownet bench` JSON files.
+"""The measured tables of docs/performance.md, from `flownet bench` JSON files, and the speed-accuracy plot, from
+tools/results.py's results.json (the very numbers of the README's accuracy table).
 
-    python tools/plot_bench.py [--from runs/bench] [--plot docs/speed_accuracy.png] [--doc docs/performance.md]
+    python tools/plot_bench.py [--from runs/bench] [--doc docs/performance.md] [--results out/results]
+                               [--plot docs/speed_accuracy.png] [--only-plot]
 
-Each bench whose JSON is not in --from yet is run first (`flownet bench ... --json`). The plot shows ms per pair
-(log) against EPE for the classical methods and the trained (shipped) model only; the untrained widths 1.0 and
-0.25 have timings in the table but no meaningful accuracy. The tables replace what lies between the
-<!-- bench:start --> and <!-- bench:end --> markers of --doc.
+Each bench whose JSON is not in --from yet is run first (`flownet bench ... --json`); the tables replace what lies
+between the <!-- bench:start --> and <!-- bench:end --> markers of --doc. The plot shows seconds per pair (log)
+against EPE of every configuration of ours and the classical methods on each dataset, as in the README's table; it is
+drawn when --results holds them (tools/results.sh ends by drawing it).
 """
 
 from __future__ import annotations
@@ -88,48 +90,63 @@ def tables(r: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(r: dict[str, dict], out: Path) -> None:
-    """ms/pair (log x) against EPE, one panel per dataset."""
-    c = r["classical"]["classical"]
-    fig, axes = plt.subplots(1, len(c["datasets"]), figsize=(5.5 * len(c["datasets"]), 4.2), squeeze=False)
-    for ax, (data, rows) in zip(axes[0], c["datasets"].items()):
+def plot(results: Path, out: Path) -> bool:
+    """ms/pair (log x) against EPE, one panel per dataset, from tools/results.py's results.json (False: none)."""
+    path = results / "results.json"
+    if not path.is_file():
+        return False
+    found = json.loads(path.read_text())["flow"]
+    fig, axes = plt.subplots(1, len(found), figsize=(6.5 * len(found), 5.0), squeeze=False)
+    for ax, (data, rows) in zip(axes[0], found.items()):
         for name, v in rows.items():
-            ours = name == c["model"]
-            ax.scatter(v["ms_per_pair"], v["epe"], marker="*" if ours else "o", s=160 if ours else 50,
-                       color="C3" if ours else "C0", zorder=3)
-            label = f"FlowNetS 0.5 shipped ({c['precision']})" if ours else name
-            ax.annotate(label, (v["ms_per_pair"], v["epe"]), textcoords="offset points", xytext=(6, 4), fontsize=9)
+            if name == "zero flow":
+                ax.axhline(v["epe"], color="0.6", lw=1, ls="--")
+                ax.text(0.01, v["epe"], " zero flow", transform=ax.get_yaxis_transform(), fontsize=8, va="bottom")
+                continue
+            ours, ms = not name.startswith("OpenCV"), 1000 * v["s_per_pair"]
+            label = name.replace("**", "").replace("`", "").split(" (")[0]
+            ax.scatter(ms, v["epe"], marker="*" if ours else "o", s=160 if ours else 50, color="C3" if ours else "C0",
+                       zorder=3)
+            ax.annotate(f"{label}\n{v['epe']:.3f} px, {ms:.0f} ms", (ms, v["epe"]), textcoords="offset points",
+                        xytext=(6, 4), fontsize=7)
         ax.set_xscale("log")
-        ax.set_xticks([1, 2, 5, 10, 20, 50, 100, 200], labels=["1", "2", "5", "10", "20", "50", "100", "200"])
-        ax.minorticks_off()
-        ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_xlabel("ms per pair (log)")
-        ax.set_ylabel("average end-point error (px)")
+        ax.set_xlabel("ms per pair (log scale)")
+        ax.set_ylabel("mean end-point error (px)")
         ax.set_title(f"{data} ({next(iter(rows.values()))['n']} pairs)")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.margins(x=0.25, y=0.15)
-    m = r["classical"]["machine"]
-    fig.suptitle(f"Speed vs accuracy on {m['cpu']}, {m['threads']} threads (lower left is better)", fontsize=10)
+        ax.grid(True, alpha=0.3)
+        ax.margins(x=0.35, y=0.15)
+    fig.suptitle("Speed vs accuracy: the README's table (tools/results.py, one run); lower left is better; "
+                 "stars: flownet", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
+    return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--from", dest="folder", default="runs/bench", help="folder of bench JSON files")
-    parser.add_argument("--plot", default="docs/speed_accuracy.png")
     parser.add_argument("--doc", default="docs/performance.md", help="markdown file whose tables are replaced")
+    parser.add_argument("--results", default="out/results", help="folder of tools/results.py's results.json")
+    parser.add_argument("--plot", default="docs/speed_accuracy.png")
+    parser.add_argument("--only-plot", action="store_true", help="draw the plot only (no benches, no tables)")
     args = parser.parse_args()
+    if plot(Path(args.results), Path(args.plot)):
+        print(f"wrote {args.plot} from {args.results}")
+    else:
+        print(f"no tools/results.sh output in {args.results}: {args.plot} left as it is")
+    if args.only_plot:
+        return
     results = load(Path(args.folder))
-    plot(results, Path(args.plot))
     doc = Path(args.doc)
     text = doc.read_text() if doc.is_file() else f"{START}\n{END}\n"
     if START not in text or END not in text:
         sys.exit(f"{doc}: no {START} ... {END} markers to put the tables between")
     head, rest = text.split(START, 1)
     doc.write_text(f"{head}{START}\n{tables(results)}\n{END}{rest.split(END, 1)[1]}")
-    print(f"wrote {args.plot} and the tables of {doc}")
+    print(f"wrote the tables of {doc}")
 
 
 if __name__ == "__main__":

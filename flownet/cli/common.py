@@ -26,7 +26,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default is None or action.default is False or action.default == argparse.SUPPRESS or "default" in text or not action.option_strings:
+        no_value = action.default is None or action.default is False or action.default == argparse.SUPPRESS
+        if no_value or "default" in text or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 
@@ -93,8 +94,12 @@ def pick_device(name: str = "auto") -> str:
 
 
 def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
-    """--checkpoint, --device and --precision, for the commands that run the model."""
-    p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint)")
+    """--model, --checkpoint, --device, --precision and --refine, for the commands that run the flow model."""
+    p.add_argument("--model", default="flownets", metavar="NAME",
+                   help=f"{when}flow model whose shipped weights to use: flownets or flownets-stack "
+                        "(checkpoints/NAME_*.pt)")
+    p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint of --model); the file "
+                                        "names its model")
     p.add_argument("--device", default="auto", help=f"{when}cpu, cuda, cuda:N or auto (CUDA when available)")
     p.add_argument("--precision", default=PRECISION_DEFAULT, choices=["fp32", "bf16", "auto"],
                    help=f"{when}fp32, bf16 (autocast; the flow stays fp32) or auto (bf16 on CUDA or on a CPU "
@@ -112,7 +117,7 @@ def model_flow(args: argparse.Namespace):
     from ..pipeline import refine_fn
     from ..weights import default_checkpoint, load_model
 
-    checkpoint = args.checkpoint or default_checkpoint()
+    checkpoint = args.checkpoint or default_checkpoint(args.model)
     flow_fn = refine_fn(model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), args.refine)
     name = Path(checkpoint).name
     return flow_fn, name if args.refine == "none" else f"{name} + {args.refine}"
@@ -130,7 +135,44 @@ def chosen_flow(args: argparse.Namespace, name: str):
         raise FlowNetError(f"unknown --flow '{name}' (use {', '.join(FLOWS)})")
     from ..classical import classical_flow_fn
 
-    return f"warp on {name} flow", classical_flow_fn(name)
+    return f"{name} flow", classical_flow_fn(name)
+
+
+SYNTHESES = ("learned", "warp")  # choices of --synthesis
+
+
+def add_synthesis_options(p: argparse.ArgumentParser, many: bool = False) -> None:
+    """--synthesis (one, or a comma-separated list when ``many``) and --synthesis-checkpoint."""
+    p.add_argument("--synthesis", default="learned,warp" if many else "learned", choices=None if many else SYNTHESES,
+                   help="how the frame at t is made from the two frames and their flows: learned = the trained "
+                        "synthesis network (corrects the intermediate flows, soft visibility, residual); warp = "
+                        "warping both frames and blending them by their visibility" +
+                        (" (comma-separated: one row each)" if many else ""))
+    p.add_argument("--synthesis-checkpoint", metavar="FILE",
+                   help="weights of the learned synthesis (default: the shipped checkpoints/synthesis_*.pt)")
+
+
+def synthesis_model(args: argparse.Namespace):
+    """The trained ``SynthesisNet`` of ``--synthesis-checkpoint`` (default: the shipped one)."""
+    from ..models import SynthesisNet
+    from ..weights import default_checkpoint, load_model
+
+    path = args.synthesis_checkpoint or default_checkpoint("synthesis")
+    model = load_model(path)
+    if not isinstance(model, SynthesisNet):
+        raise FlowNetError("not the weights of a synthesis network", path)
+    return model
+
+
+def chosen_synthesis(args: argparse.Namespace, name: str):
+    """The ``Synthesis`` of ``--synthesis NAME``."""
+    from ..interpolate import learned_synthesis, warp_blend
+
+    if name == "warp":
+        return warp_blend
+    if name != "learned":
+        raise FlowNetError(f"unknown --synthesis '{name}' (use {', '.join(SYNTHESES)})")
+    return learned_synthesis(synthesis_model(args))
 
 
 def check_writable(path: str | Path, what: str = "output") -> None:

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import FlowNetError
-from .common import FLOWS, add_command, add_model_options, check_writable, chosen_flow, model_flow
+from .common import (FLOWS, SYNTHESES, add_command, add_model_options, add_synthesis_options, check_writable,
+                     chosen_flow, chosen_synthesis, model_flow)
 
 SMALL_FOLDER = 50  # Flying Chairs folders with fewer pairs are scored whole by default (--split auto)
 
@@ -18,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
     p.add_argument("--interp", action="store_true",
                    help="evaluate frame interpolation instead: --data is a folder of triplet folders (frame0, gt = "
-                        "the true middle frame, frame1); PSNR and SSIM of warping along each --flow, frame repeat "
-                        "and linear blend")
+                        "the true middle frame, frame1); PSNR and SSIM of each --synthesis on each --flow, frame "
+                        "repeat and linear blend")
     p.add_argument("--data", required=True,
                    help="dataset folder (Flying Chairs, Middlebury <Seq>/flow10.flo, MPI-Sintel, KITTI 2015) or a "
                         "pair-list file of 'img1 img2 flow' lines (paths relative to the file)")
@@ -35,9 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
                    help="--epe only: evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) "
                         "or Farneback")
-    p.add_argument("--flow", default="model",
-                   help=f"--interp only: flows to warp along, one row each, comma-separated, from {', '.join(FLOWS)} "
-                        "(e.g. model,dis-medium)")
+    p.add_argument("--flow",
+                   help=f"--interp only: flows to interpolate along, comma-separated, from {', '.join(FLOWS)} "
+                        "(default: model,dis-medium)")
+    add_synthesis_options(p, many=True)
     p.add_argument("--json", help="write the results to this JSON file (its folder must exist)")
     p.set_defaults(func=run)
 
@@ -47,20 +49,27 @@ def run(args: argparse.Namespace) -> int:
         raise FlowNetError("say what to evaluate: --epe (flow) or --interp (frame interpolation), one of them")
     if args.interp and args.baseline:
         raise FlowNetError("--baseline is for --epe; --interp always reports the frame-repeat and blend baselines")
-    if args.epe and args.flow != "model":
+    if args.epe and args.flow is not None:
         raise FlowNetError("--flow is for --interp; for OpenCV's flow with --epe use --baseline")
-    names = [n.strip() for n in args.flow.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FLOWS]
-    if unknown or not names:
-        raise FlowNetError(f"unknown --flow '{','.join(unknown)}' (use one or more of {', '.join(FLOWS)}, "
-                           "comma-separated)")
+    names = listed(args.flow or "model,dis-medium", FLOWS, "--flow")
+    syntheses = listed(args.synthesis, SYNTHESES, "--synthesis")
     if args.json:
         check_writable(args.json, "--json file")
-    return run_interp(args, names) if args.interp else run_epe(args)
+    return run_interp(args, names, syntheses) if args.interp else run_epe(args)
 
 
-def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str]:
-    """The pairs to score and a sentence saying which they are (the split 'auto' resolved)."""
+def listed(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
+    """The names of a comma-separated option, each one of ``choices``."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in choices]
+    if unknown or not names:
+        raise FlowNetError(f"unknown {flag} '{','.join(unknown)}' (use one or more of {', '.join(choices)}, "
+                           "comma-separated)")
+    return names
+
+
+def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str, str]:
+    """The pairs to score, their split ('auto' resolved) and a sentence saying which they are."""
     from ..datasets import dataset_pairs, detect_format
 
     fmt = detect_format(Path(data)) if fmt == "auto" else fmt
@@ -69,25 +78,27 @@ def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str]:
             raise FlowNetError(f"--split {split}: only Flying Chairs folders have a split; this {fmt} data is "
                                "scored whole (leave --split out)")
         pairs = dataset_pairs(data, "all", fmt)
-        return pairs, f"all {len(pairs)} pairs of {data} ({fmt})"
+        return pairs, "all", f"all {len(pairs)} pairs of {data} ({fmt})"
     every = dataset_pairs(data, "all", fmt)
     if split == "auto":
         val = dataset_pairs(data, "val", fmt)
         if len(every) < SMALL_FOLDER or not val:
             why = f"under {SMALL_FOLDER} pairs" if len(every) < SMALL_FOLDER else "no validation pairs"
-            return every, f"all {len(every)} pairs of {data} (split auto: {why}; --split val for the validation split)"
+            return every, "all", (f"all {len(every)} pairs of {data} (split auto: {why}; --split val for the "
+                                  "validation split)")
         split = "val"
     pairs = dataset_pairs(data, split, fmt)
     if not pairs:
         raise FlowNetError(f"the {split} split of these {len(every)} pairs is empty: use --split all", data)
-    return pairs, f"{len(pairs)} of {len(every)} pairs of {data}: the {split} split (--split all for every pair)"
+    return pairs, split, (f"{len(pairs)} of {len(every)} pairs of {data}: the {split} split (--split all for "
+                          "every pair)")
 
 
 def run_epe(args: argparse.Namespace) -> int:
     from ..evaluate import evaluate_epe, format_table, zero_flow_fn
     from ..fileutil import write_json
 
-    pairs, which = chosen_pairs(args.data, args.split, args.format)
+    pairs, split, which = chosen_pairs(args.data, args.split, args.format)
     print(f"scoring {which}")
     if args.baseline == "zero":
         name, flow_fn = "zero flow", zero_flow_fn
@@ -100,20 +111,25 @@ def run_epe(args: argparse.Namespace) -> int:
     result = evaluate_epe(pairs, flow_fn)
     print(format_table({name: result}))
     if args.json:
-        write_json(args.json, {"method": name, "data": str(args.data), "scored": which, **result})
+        write_json(args.json, {"method": name, "data": str(args.data), "split": split, "scored": which, **result})
         print(f"results written to {args.json}")
     return 0
 
 
-def run_interp(args: argparse.Namespace, flows: list[str]) -> int:
-    """``flownet eval --interp``: PSNR/SSIM of the middle frames made by warping along each of ``flows`` (--flow
-    names), and of the baselines, on triplet folders."""
+def run_interp(args: argparse.Namespace, flows: list[str], syntheses: list[str]) -> int:
+    """``flownet eval --interp``: PSNR/SSIM of the middle frames made by each of ``syntheses`` on each of ``flows``
+    (--flow and --synthesis names), and of the baselines, on triplet folders."""
     from ..evaluate import evaluate_interp, format_interp_table, interp_triplets
     from ..fileutil import write_json
 
     triplets = interp_triplets(args.data)
     print(f"scoring {len(triplets)} triplets of {args.data}")
-    results = evaluate_interp(triplets, dict(chosen_flow(args, name) for name in flows))
+    made = {name: chosen_synthesis(args, name) for name in syntheses}
+    rows = {}
+    for flow in flows:
+        label, flow_fn = chosen_flow(args, flow)
+        rows.update({f"{synthesis} on {label}": (flow_fn, made[synthesis]) for synthesis in syntheses})
+    results = evaluate_interp(triplets, rows)
     print(format_interp_table(results))
     if args.json:
         write_json(args.json, {"data": str(args.data), "methods": results})

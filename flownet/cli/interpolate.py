@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import FlowNetError
-from .common import FLOWS, above_zero, add_command, add_model_options, at_least, chosen_flow
+from .common import (FLOWS, above_zero, add_command, add_model_options, add_synthesis_options, at_least,
+                     chosen_flow, chosen_synthesis, synthesis_model)
 
 MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above which --force is needed
 
@@ -33,9 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-fps", type=above_zero, help="folder of frames: its frame rate (default: 25)")
     p.add_argument("--crf", type=int, help="video output quality, lower is better: H.264 (.mp4 .mkv .mov .m4v) "
                                            "0-51 (default: 18); VP9 (.webm) 0-63 (default: 31)")
+    p.add_argument("--adapt", action="store_true",
+                   help="video or frames: first fine-tune the learned synthesis on the input's own triplets "
+                        "(frames i, i+1, i+2 spread over it; --adapt-steps steps, a few minutes on a CPU)")
+    p.add_argument("--adapt-steps", type=at_least(1), default=200, help="optimiser steps of --adapt")
     p.add_argument("--force", action="store_true", help=f"allow more than {MAX_FRAMES} frames per pair")
     p.add_argument("--flow", default="model", choices=FLOWS,
-                   help="flow to warp along: our model (with --refine), or OpenCV's DIS / Farneback")
+                   help="flow to interpolate along: our model (with --refine), or OpenCV's DIS / Farneback")
+    add_synthesis_options(p)
     add_model_options(p)
     p.set_defaults(func=run)
 
@@ -47,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
                                "add --force if you mean it")
     if args.frame1 is None:
         return run_sequence(args)
+    if args.adapt:
+        raise FlowNetError("--adapt is for a video or a folder of frames (it learns from their triplets)")
     if any(v is not None for v in (args.factor, args.fps, args.input_fps, args.crf)):
         raise FlowNetError("--factor, --fps, --input-fps and --crf are for a video or a folder of frames; for two "
                            "images use --t or --frames")
@@ -63,12 +71,13 @@ def run(args: argparse.Namespace) -> int:
 
     img0, img1 = (io.image_to_tensor(a) for a in io.read_pair(args.frame0, args.frame1))
     _, flow_fn = chosen_flow(args, args.flow)
+    synthesis = chosen_synthesis(args, args.synthesis)
     if args.frames:
-        names = interpolate_to_folder(img0, img1, flow_fn, even_times(args.frames), args.output)
+        names = interpolate_to_folder(img0, img1, flow_fn, even_times(args.frames), args.output, synthesis=synthesis)
         print(f"{len(names)} in-between frames written to {args.output}/ ({names[0]} ... {names[-1]}: t in the "
               "name)")
     else:
-        io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [t])[0]))
+        io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [t], synthesis)[0]))
         print(f"frame at t={t:g} written to {args.output}")
     return 0
 
@@ -84,7 +93,24 @@ def run_sequence(args: argparse.Namespace) -> int:
         raise FlowNetError("--factor and --fps exclude each other: multiply the frame rate, or give the new one")
     factor = 2 if args.factor is None and args.fps is None else args.factor
     _, flow_fn = chosen_flow(args, args.flow)
+    if args.adapt:
+        if args.synthesis != "learned":
+            raise FlowNetError("--adapt fine-tunes the learned synthesis: it does not go with --synthesis warp")
+        from ..interpolate import learned_synthesis
+        from ..synthesis_training import adapt, video_training_triplets
+
+        model = synthesis_model(args)
+        triplets = video_training_triplets(args.frame0, flow_fn)
+        print(f"adapting the synthesis to {len(triplets)} triplets of {args.frame0} ({args.adapt_steps} steps)",
+              file=sys.stderr)
+        from tqdm import tqdm
+
+        with tqdm(total=args.adapt_steps, desc="adapt", unit="step") as bar:
+            tuned = adapt(model, triplets, args.adapt_steps, log=lambda step, loss: bar.update(1))
+        synthesis = learned_synthesis(tuned)
+    else:
+        synthesis = chosen_synthesis(args, args.synthesis)
     n = interpolate_sequence(args.frame0, args.output, flow_fn, factor, args.fps, args.input_fps, args.crf,
-                             say=lambda message: print(message, file=sys.stderr))
+                             say=lambda message: print(message, file=sys.stderr), synthesis=synthesis)
     print(f"{n} frames written to {args.output}")
     return 0

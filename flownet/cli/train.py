@@ -10,6 +10,11 @@ from ..errors import FlowNetError
 from .common import add_command, at_least, parse_size, size_text
 
 DEFAULTS = TrainConfig()
+LIGHTNING_ADVERTS = ("💡 Tip:", "Loading `train_dataloader` to estimate")  # info lines that tell the user nothing
+HARMLESS_WARNINGS = (
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",  # Lightning's own use of torch's pytree API
+    r"Your `IterableDataset` has `__len__` defined",  # SyntheticChairs seeds each worker's scenes itself
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=d.out, help="run folder")
     p.add_argument("--epochs", type=at_least(1), default=d.epochs, help="passes over the training set")
     p.add_argument("--batch-size", type=at_least(1), default=d.batch_size, help="pairs per optimiser step")
+    p.add_argument("--model", default=d.model, metavar="NAME",
+                   help="flownets, or flownets-stack (FlowNet 2.0's stacking: a second FlowNetS on the first's "
+                        "warped result; --init FLOWNETS.pt gives its frozen first stage)")
     p.add_argument("--width", type=at_least(0.01, float), default=d.width,
                    help="channel multiplier (1.0 = the paper's network)")
     p.add_argument("--batch-norm", action="store_true", default=d.batch_norm, help="BatchNorm in the encoder")
@@ -134,6 +142,18 @@ def config_of(args: argparse.Namespace) -> TrainConfig:
     return TrainConfig(**plain, **renamed)
 
 
+def quiet_lightning() -> None:
+    """Leave Lightning's adverts and the warnings known to be harmless here out of the command's output
+    (process-wide filters: set by the command, not by the library's ``train()``)."""
+    import logging
+    import warnings
+
+    for pattern in HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: not record.getMessage().startswith(LIGHTNING_ADVERTS))
+
+
 def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print_config(args)
@@ -141,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_of(args)
     from ..training import train  # Lightning: imported by this command only
 
+    quiet_lightning()
     exported = train(cfg)
     print(f"weights written to {exported}")
     return 0

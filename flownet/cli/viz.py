@@ -51,8 +51,11 @@ def run(args: argparse.Namespace) -> int:
                                args.gt)
         viz.save_figure(viz.error_figure(flow, gt), args.output)
     else:
-        picture = viz.flow_to_color(flow, args.max_flow)
-        io.write_image(args.output, viz.add_legend(picture) if args.legend else picture)
+        scale = viz.color_scale(flow, args.max_flow)
+        picture = viz.flow_to_color(flow, scale)
+        io.write_image(args.output, viz.add_legend(picture, scale) if args.legend else picture)
+        print(f"picture written to {args.output} (full saturation at {scale:.3g} px)")
+        return 0
     print(f"picture written to {args.output}")
     return 0
 

@@ -44,6 +44,7 @@ class FlowNetSConfig:
     width: float = 1.0
     batch_norm: bool = False
     div_flow: float = 20.0
+    in_channels: int = 6  # the two images; more for a stacked network's input (models/stack.py)
 
 
 def conv_block(in_ch: int, out_ch: int, kernel: int, stride: int, batch_norm: bool) -> Block:
@@ -79,13 +80,14 @@ class FlowNetS(nn.Module):
         of the input size; the input size must then be a multiple of 64 (training crops are).
     """
 
-    def __init__(self, width: float = 1.0, batch_norm: bool = False, div_flow: float = 20.0) -> None:
+    def __init__(self, width: float = 1.0, batch_norm: bool = False, div_flow: float = 20.0,
+                 in_channels: int = 6) -> None:
         super().__init__()
-        self.config = FlowNetSConfig(width, batch_norm, div_flow)
+        self.config = FlowNetSConfig(width, batch_norm, div_flow, in_channels)
         ch = {name: max(8, round(c * width)) for name, c, _, _ in ENCODER}
 
         self.encoder = nn.ModuleDict()
-        in_ch = 6
+        in_ch = in_channels
         for name, _, kernel, stride in ENCODER:
             self.encoder[name] = conv_block(in_ch, ch[name], kernel, stride, batch_norm)
             in_ch = ch[name]
@@ -112,8 +114,12 @@ class FlowNetS(nn.Module):
     def forward(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         if img1.shape != img2.shape or img1.dim() != 4 or img1.shape[1] != 3:
             raise ValueError(f"expected two B x 3 x H x W images of one size, got {tuple(img1.shape)}, {tuple(img2.shape)}")
-        h, w = img1.shape[-2:]
-        x = torch.cat([img1, img2], dim=1) - 0.5  # centred input
+        return self.predict(torch.cat([img1, img2], dim=1) - 0.5)  # centred input
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        """The network on its input B x ``in_channels`` x H x W (the two centred images, or a stack's input);
+        the outputs as ``forward``'s."""
+        h, w = x.shape[-2:]
         if self.training:
             if h % STRIDE or w % STRIDE:
                 raise ValueError(f"training input size must be a multiple of {STRIDE}, got {h}x{w}")

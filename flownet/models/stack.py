@@ -36,7 +36,7 @@ class FlowNetStack(nn.Module):
                  first_width: float = 0.5) -> None:
         super().__init__()
         self.config = StackConfig(width, batch_norm, div_flow, first_width)
-        self.first = FlowNetS(first_width, batch_norm, div_flow).requires_grad_(False)
+        self.first = FlowNetS(first_width, batch_norm, div_flow).requires_grad_(False).eval()
         self.second = FlowNetS(width, batch_norm, div_flow, in_channels=SECOND_INPUT)
 
     def train(self, mode: bool = True) -> "FlowNetStack":
@@ -46,6 +46,8 @@ class FlowNetStack(nn.Module):
         return self
 
     def forward(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.first.training:  # a trainer may restore modes module by module, bypassing ``train``
+            self.first.eval()
         with torch.no_grad():
             flow = self.first(img1, img2)
         warped = backward_warp(img2, flow)[0]

