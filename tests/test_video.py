@@ -212,7 +212,8 @@ def test_cli_flow_choice_is_the_flow_used(tmp_path):
     from flownet.classical import classical_flow_fn
 
     folder = frames_folder(tmp_path / "f", n=3)
-    r = flownet_cli("interpolate", folder, "--factor", 2, "--flow", "dis-fast", "-o", tmp_path / "cli")
+    r = flownet_cli("interpolate", folder, "--factor", 2, "--flow", "dis-fast", "--synthesis", "warp", "-o",
+                    tmp_path / "cli")
     assert r.returncode == 0, r.stderr
     assert "3 frames in name order, a.png to c.png, at 25 fps (the default" in r.stderr
     interpolate_sequence(folder, tmp_path / "lib", classical_flow_fn("dis-fast"), factor=2, progress=False)
