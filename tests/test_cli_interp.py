@@ -70,19 +70,21 @@ def make_triplets(root, n=2):
 
 
 def test_eval_interp_reports_all_methods(tmp_path):
-    """One run, one row per --flow (the model, OpenCV's DIS) beside frame repeat and linear blend."""
+    """One run, one row per --flow (the model, OpenCV's DIS) and --synthesis (learned, warp) beside frame repeat and
+    linear blend."""
     data = make_triplets(tmp_path / "triplets")
-    r = flownet("eval", "--interp", "--data", data, "--flow", "model,dis-medium", "--json", tmp_path / "r.json")
+    r = flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")  # the defaults
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
-    assert set(methods) == {"flownet (flownets_0.5.pt + fuse)", "warp on dis-medium flow", "frame repeat",
-                            "linear blend"}
+    ours, dis = "flownet (flownets_0.5.pt + fuse)", "dis-medium flow"
+    assert set(methods) == {f"learned on {ours}", f"warp on {ours}", f"learned on {dis}", f"warp on {dis}",
+                            "frame repeat", "linear blend"}
     rows = [line for line in r.stdout.splitlines() if any(line.startswith(name) for name in methods)]
-    assert len(rows) == 4 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
+    assert len(rows) == 6 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
     for name, r in methods.items():
         assert r["n"] == 2 and 0 < r["ssim"] <= 1
     # a smooth pattern moved by 3 px: warping along either flow beats blending
-    assert methods["warp on dis-medium flow"]["psnr"] > methods["linear blend"]["psnr"] + 3
-    assert methods["flownet (flownets_0.5.pt + fuse)"]["psnr"] > methods["linear blend"]["psnr"] + 3
+    for name in (f"learned on {ours}", f"warp on {ours}", f"warp on {dis}"):
+        assert methods[name]["psnr"] > methods["linear blend"]["psnr"] + 3, name
     repeat = independent_psnr(data / "t0/frame0.png", data / "t0/gt.png")
     assert methods["frame repeat"]["triplets"]["t0"]["psnr"] == pytest.approx(repeat, abs=1e-6)
 
@@ -92,7 +94,7 @@ def test_interpolation_beats_linear_blend_on_real_triplets(tmp_path, shared_data
     data = shared_data / "interp/ucf101"
     flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
-    ours = methods["flownet (flownets_0.5.pt + fuse)"]
+    ours = methods["learned on flownet (flownets_0.5.pt + fuse)"]
     assert ours["psnr"] > methods["linear blend"]["psnr"] + 0.5
     assert ours["ssim"] > methods["linear blend"]["ssim"]
     # one frame written by `flownet interpolate`, its PSNR computed independently, equals the evaluation's
