@@ -263,21 +263,25 @@ def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3) -
 def bench_interp(size: tuple[int, int], precision: str, frames: int = 12, factor: int = 2,
                  device: torch.device = torch.device("cpu")) -> dict:
     """Output frames/s of ``flownet interpolate`` (x ``factor``) on a generated video of ``size`` with the
-    shipped model, decoding and encoding (H.264) included."""
+    command's defaults (the shipped model + fuse, the learned synthesis), decoding and encoding (H.264) included."""
     from .evaluate import model_flow_fn
-    from .interpolate import interpolate_sequence
-    from .weights import load_model
+    from .interpolate import interpolate_sequence, learned_synthesis
+    from .pipeline import refine_fn
+    from .weights import default_checkpoint, load_model
 
-    flow_fn = model_flow_fn(load_model(), device, precision)
+    flow_fn = refine_fn(model_flow_fn(load_model(), device, precision), "fuse")
+    synthesis = learned_synthesis(load_model(default_checkpoint("synthesis"), device))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src.mp4"
         moving_video(src, size, frames)
-        interpolate_sequence(src, Path(tmp) / "warm.mp4", flow_fn, 2, progress=False)  # first calls: set-up
+        interpolate_sequence(src, Path(tmp) / "warm.mp4", flow_fn, 2, progress=False,
+                             synthesis=synthesis)  # first calls: set-up
         start = time.perf_counter()
-        n = interpolate_sequence(src, Path(tmp) / "out.mp4", flow_fn, factor, progress=False)
+        n = interpolate_sequence(src, Path(tmp) / "out.mp4", flow_fn, factor, progress=False, synthesis=synthesis)
         seconds = time.perf_counter() - start
     return {"size": list(size), "precision": precision, "input_frames": frames, "factor": factor,
-            "output_frames": n, "frames_per_s": n / seconds}
+            "output_frames": n, "frames_per_s": n / seconds,
+            "s_per_new_frame": seconds / (n - frames)}  # each made frame, with its share of decoding and encoding
 
 
 def classical_datasets() -> Iterator[tuple[str, Path]]:
@@ -369,8 +373,8 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
                   f"{r[k]['ratio_to_train']:.1f} x training")
     if "interp" in whats:
         r = out["interp"] = bench_interp(size, prec, device=dev)
-        print(f"interp:    {r['frames_per_s']:.2f} output frames/s (x{r['factor']}, {size[0]}x{size[1]}, "
-              f"shipped model, H.264 video in and out)")
+        print(f"interp:    {r['frames_per_s']:.2f} output frames/s, {r['s_per_new_frame']:.3f} s per made frame "
+              f"(x{r['factor']}, {size[0]}x{size[1]}, shipped model + fuse + learned synthesis, H.264 video in and out)")
     if "classical" in whats:
         try:
             r = out["classical"] = bench_classical(prec, device=dev)

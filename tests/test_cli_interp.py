@@ -70,21 +70,21 @@ def make_triplets(root, n=2):
 
 
 def test_eval_interp_reports_all_methods(tmp_path):
-    """One run, one row per --flow (the model, OpenCV's DIS) beside frame repeat and linear blend."""
+    """One run, one row per --flow (the model, OpenCV's DIS) and --synthesis (learned, warp) beside frame repeat and
+    linear blend."""
     data = make_triplets(tmp_path / "triplets")
-    r = flownet("eval", "--interp", "--data", data, "--flow", "model,dis-medium", "--synthesis", "warp",
-                "--json", tmp_path / "r.json")
+    r = flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")  # the defaults
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
-    model = next(name for name in methods if "flownets_0.5.pt" in name)
-    dis = next(name for name in methods if "dis-medium" in name)
-    assert set(methods) == {model, dis, "frame repeat", "linear blend"}
+    ours, dis = "flownet (flownets_0.5.pt + fuse)", "dis-medium flow"
+    assert set(methods) == {f"learned on {ours}", f"warp on {ours}", f"learned on {dis}", f"warp on {dis}",
+                            "frame repeat", "linear blend"}
     rows = [line for line in r.stdout.splitlines() if any(line.startswith(name) for name in methods)]
-    assert len(rows) == 4 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
+    assert len(rows) == 6 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
     for name, r in methods.items():
         assert r["n"] == 2 and 0 < r["ssim"] <= 1
     # a smooth pattern moved by 3 px: warping along either flow beats blending
-    assert methods[dis]["psnr"] > methods["linear blend"]["psnr"] + 3
-    assert methods[model]["psnr"] > methods["linear blend"]["psnr"] + 3
+    for name in (f"learned on {ours}", f"warp on {ours}", f"warp on {dis}"):
+        assert methods[name]["psnr"] > methods["linear blend"]["psnr"] + 3, name
     repeat = independent_psnr(data / "t0/frame0.png", data / "t0/gt.png")
     assert methods["frame repeat"]["triplets"]["t0"]["psnr"] == pytest.approx(repeat, abs=1e-6)
 
@@ -92,15 +92,14 @@ def test_eval_interp_reports_all_methods(tmp_path):
 def test_interpolation_beats_linear_blend_on_real_triplets(tmp_path, shared_data):
     """The must-show of the interpolation issue on UCF101 (the Middlebury half is in the README: ~30 s)."""
     data = shared_data / "interp/ucf101"
-    flownet("eval", "--interp", "--data", data, "--synthesis", "warp", "--json", tmp_path / "r.json")
+    flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
-    ours = methods[next(name for name in methods if "flownets_0.5.pt" in name)]
+    ours = methods["learned on flownet (flownets_0.5.pt + fuse)"]
     assert ours["psnr"] > methods["linear blend"]["psnr"] + 0.5
     assert ours["ssim"] > methods["linear blend"]["ssim"]
     # one frame written by `flownet interpolate`, its PSNR computed independently, equals the evaluation's
     triplet = data / "2"
-    flownet("interpolate", triplet / "frame0.png", triplet / "frame1.png", "-o", tmp_path / "mid.png",
-            "--synthesis", "warp")
+    flownet("interpolate", triplet / "frame0.png", triplet / "frame1.png", "-o", tmp_path / "mid.png")
     assert independent_psnr(tmp_path / "mid.png", triplet / "gt.png") == pytest.approx(
         ours["triplets"]["2"]["psnr"], abs=1e-6)
 

@@ -40,7 +40,7 @@ def flow_methods() -> dict[str, object]:
     rows = {"**flownet default**: FlowNetS + fuse (`--refine fuse`)": refine_fn(net, "fuse"),
             "FlowNetS + variational (`--refine variational`)": refine_fn(net, "variational"),
             "FlowNetS alone (`--refine none`)": net}
-    if any(d.glob("flownets-stack_*.pt") for d in checkpoint_dirs()):
+    if any(any(d.glob("flownets-stack_*.pt")) for d in checkpoint_dirs()):
         stack = model_flow_fn(load_model(default_checkpoint("flownets-stack")))
         rows["FlowNetS stack alone (`--model flownets-stack --refine none`)"] = stack
         rows["FlowNetS stack + fuse (`--model flownets-stack`)"] = refine_fn(stack, "fuse")
