@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import re
 import sys
@@ -112,8 +113,10 @@ def interp_table(results: dict) -> str:
 
 
 def machine() -> str:
-    model, _ = cpu_info()
-    return f"{model}, {torch.get_num_threads()} threads, torch {torch.__version__}, Python {platform.python_version()}"
+    model, flags = cpu_info()
+    bf16 = "AVX512_BF16" if "avx512_bf16" in flags else "no native bf16"
+    return (f"{model} ({bf16}), {torch.get_num_threads()} threads, torch {torch.__version__}, Python "
+            f"{platform.python_version()}, load average {os.getloadavg()[0]:.1f} at the start")
 
 
 def replace_block(text: str, key: str, table: str) -> str:
