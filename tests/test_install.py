@@ -42,7 +42,9 @@ def test_wheel_install_runs_infer_with_the_shipped_model(tmp_path):
     site_packages = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
     (site_packages / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     wheel, = (tmp_path / "dist").glob("flownet-*.whl")
-    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel)
+    # --ignore-installed: the editable flownet of this environment, seen through deps.pth, must not count
+    run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", "--ignore-installed",
+        wheel)
 
     work = tmp_path / "work"  # outside the checkout: nothing of the source tree on the path
     work.mkdir()

@@ -14,7 +14,7 @@ MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above w
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = add_command(sub, "interpolate", "make in-between frames by warping along the flow",
+    p = add_command(sub, "interpolate", "make in-between frames along the flow (learned synthesis, or warping)",
                     "Two images: the frame at time --t between them (-o FRAME.png), or --frames N evenly spaced ones "
                     "(-o FOLDER, named by their time: frame_t0.250.png, ...). A video or a folder of frames (in name "
                     "order, at --input-fps): the whole sequence at --factor times the frame rate, or at --fps, as a "
