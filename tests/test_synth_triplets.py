@@ -104,20 +104,23 @@ def test_data_synth_triplets_t_range(tmp_path):
     assert bad.returncode == 2 and "--t-range" in bad.stderr and "Traceback" not in bad.stderr
 
 
-@pytest.mark.xfail(reason="passes alone, fails in the whole suite (order-dependent state; session 4's closing note): "
-                          "fix first", strict=False)
-def test_triplet_stream_middle_frames_follow_the_flow():
-    """gt(p + t F(p)) ~ img0(p) for the translation part of the motion: the residual of warping the middle frame
-    back by t times the flow is far below that of no warping."""
+def test_triplet_stream_middle_frames_follow_the_flow_at_their_own_t():
+    """Through the stream (flips, t per sample): the middle frame warped back by t F matches frame 0 much better
+    than warped by (1 - t) F, 0.5 F or not at all (a gt left unflipped, a t not the one rendered, t = 0.5 for all).
+    Occlusions keep the residual at the true t above zero, so it is compared with the wrong times', not with 0."""
+    torch.manual_seed(0)  # the stream draws its scenes from the global generator (as a DataLoader seeds it)
     stream = SyntheticTriplets(SynthConfig(height=96, width=128, photometric=False, max_rotation_deg=0.0,
-                                           max_scale_change=0.0), length=8, seed=3, chunk=4, t_range=(0.3, 0.7))
+                                           max_scale_change=0.0, noise=0.0), length=8, seed=3, chunk=4,
+                               jitter=0.0, t_range=(0.2, 0.35))
     batch = collate(list(stream))
     assert set(batch) == {"img0", "gt", "img1", "t", "flow", "valid"}
     assert batch["gt"].shape == (8, 3, 96, 128) and batch["t"].shape == (8,)
-    assert ((0.3 <= batch["t"]) & (batch["t"] <= 0.7)).all()
     t = batch["t"].view(-1, 1, 1, 1)
-    warped, inside = backward_warp(batch["gt"], t * batch["flow"])
-    moving = (inside[:, 0] > 0) & (batch["flow"].norm(dim=1) > 2)
-    residual = (warped - batch["img0"]).abs().mean(1)[moving]
-    zero = (batch["gt"] - batch["img0"]).abs().mean(1)[moving]
-    assert residual.median() < 0.3 * zero.median()
+    assert ((0.2 <= t) & (t <= 0.35)).all()
+    moving = batch["flow"].norm(dim=1) > 2
+
+    def residual(times: torch.Tensor) -> float:
+        warped, inside = backward_warp(batch["gt"], times * batch["flow"])
+        return (warped - batch["img0"]).abs().mean(1)[moving & (inside[:, 0] > 0)].mean().item()
+
+    assert residual(t) < 0.7 * min(residual(1 - t), residual(torch.full_like(t, 0.5)), residual(0 * t))
