@@ -153,7 +153,9 @@ def _train(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     check_creatable(out)
     ckpt_dir = out / "checkpoints"
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min", save_last=True)
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min")
+    # every epoch, whether or not it improved (Lightning's save_last follows the best's saves only): --resume's start
+    last = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
     trainer = lightning_trainer(
         default_root_dir=out,
         max_epochs=cfg.epochs,
@@ -164,7 +166,7 @@ def _train(cfg: TrainConfig) -> Path:
         strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
-        callbacks=[best],
+        callbacks=[best, last],
         logger=CSVLogger(out, name="logs"),  # logs/version_N/metrics.csv: one per sitting, none overwritten
         check_val_every_n_epoch=cfg.val_every,
         log_every_n_steps=10,
@@ -178,9 +180,9 @@ def _train(cfg: TrainConfig) -> Path:
     try:
         trainer.fit(module, datamodule=data, ckpt_path=cfg.resume, weights_only=True)
     except SIGTERMException:  # (Ctrl-C, SIGINT, is Lightning's: it says so and exits with status 1)
-        raise FlowNetError(f"training stopped by SIGTERM; every completed epoch is in {best.last_model_path or ckpt_dir}"
+        raise FlowNetError(f"training stopped by SIGTERM; every completed epoch is in {last.best_model_path or ckpt_dir}"
                            f": continue with --resume {ckpt_dir / 'last.ckpt'}") from None
-    source = best.best_model_path or best.last_model_path
+    source = best.best_model_path or last.best_model_path  # (no monitor: its best is the latest)
     exported = out / "model.pt"
     if trainer.is_global_zero and source:
         config, state, _ = read_checkpoint(source)
