@@ -60,6 +60,28 @@ def test_fused_layers_compute_what_torchs_layers_do():
         assert torch.allclose(made(x), 2 * first, atol=1e-5)
 
 
+def test_weights_are_packed_once_per_input_size(monkeypatch):
+    """Pairs of a few sizes in turn (a Middlebury folder): each layer packs once per size, not at every change of
+    size, and every size still gives torch's result; new weights drop the packed copies."""
+    torch.manual_seed(0)
+    conv = flownets.conv_block(8, 16, 3, 2, batch_norm=True).eval()
+    packs = []
+    real_pack = type(conv[0])._pack
+    monkeypatch.setattr(type(conv[0]), "_pack", lambda self, w, size: packs.append(size) or real_pack(self, w, size))
+    sizes = [(13, 10), (9, 14), (13, 10), (9, 14), (13, 10)]
+    with torch.inference_mode():
+        for h, w in sizes:
+            x = torch.rand(1, 8, h, w)
+            fast = conv(x)
+            with torch_layers_only():
+                assert torch.allclose(fast, conv(x), atol=1e-5)
+        assert len(packs) == 2
+    with torch.no_grad():
+        conv[0].weight.mul_(2)
+        conv(torch.rand(1, 8, 13, 10))
+    assert len(packs) == 3
+
+
 def test_model_fast_path_matches_torchs_layers_and_steps_aside_for_autograd():
     model = FlowNetS(width=0.25, batch_norm=True).eval()
     a, b = torch.rand(2, 3, 70, 100), torch.rand(2, 3, 70, 100)

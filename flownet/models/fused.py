@@ -80,8 +80,11 @@ def inference_layout(x: torch.Tensor, first: nn.Module) -> torch.Tensor:
     return x.contiguous() if dtype is None else x.contiguous(memory_format=torch.channels_last).to(dtype)
 
 
+PACKED_SIZES = 4  # input sizes a layer keeps packed weights for (a folder of pairs often alternates a few sizes)
+
+
 class _Fused:
-    """oneDNN's convolution with its weights packed once (and again when they or the input size change) into the
+    """oneDNN's convolution with its weights packed once (and again when they change, or per input size) into the
     layout it computes in, an optional BatchNorm folded into them and LeakyReLU applied in the same pass.
 
     Torch's own CPU layers re-lay-out the weights on every call, which costs more than the arithmetic in the
@@ -102,15 +105,21 @@ class _Fused:
         sources = [t for t in (self.weight, self.bias, *(() if bn is None else (*bn.parameters(), *bn.buffers())))
                    if t is not None]
         # weights made under inference_mode keep no version counter: packed anew on every call
-        key = None if any(t.is_inference() for t in sources) else (
-            tuple(x.shape), dtype, tuple((t.data_ptr(), t._version) for t in sources))
-        cached = self.__dict__.get("_packed")
-        if key is None or cached is None or cached[0] != key:
+        weights = None if any(t.is_inference() for t in sources) else (
+            dtype, tuple((t.data_ptr(), t._version) for t in sources))
+        if "_packed" not in self.__dict__ or self.__dict__["_packed"][0] != weights:
+            self.__dict__["_packed"] = (weights, {})  # input size -> (weight, bias), the latest used last
+        sizes: dict = self.__dict__["_packed"][1]
+        cached = sizes.pop(tuple(x.shape), None)
+        if cached is None or weights is None:
             weight, bias = self._folded(bn)
-            cached = (key, self._pack(weight.to(dtype), list(x.shape)), None if bias is None else bias.to(dtype))
-            self.__dict__["_packed"] = cached
+            cached = (self._pack(weight.to(dtype), list(x.shape)), None if bias is None else bias.to(dtype))
+            if len(sizes) == PACKED_SIZES:
+                del sizes[next(iter(sizes))]
+        if weights is not None:
+            sizes[tuple(x.shape)] = cached
         attr, scalars = ("none", []) if slope is None else ("leaky_relu", [slope])
-        return self._run(x, cached[1], cached[2], attr, scalars)
+        return self._run(x, cached[0], cached[1], attr, scalars)
 
     def __getstate__(self) -> dict:
         """Copies and pickles of the layer leave the packed weights behind (oneDNN's opaque tensors have no
