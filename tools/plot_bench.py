@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +99,8 @@ def plot(results: Path, out: Path) -> bool:
     found = json.loads(path.read_text())["flow"]
     fig, axes = plt.subplots(1, len(found), figsize=(6.5 * len(found), 5.0), squeeze=False)
     for ax, (data, rows) in zip(axes[0], found.items()):
+        span = max(v["epe"] for v in rows.values())
+        placed: list[tuple[float, float]] = []  # (log10 ms, EPE) of the labels put above their point
         for name, v in rows.items():
             if name == "zero flow":
                 ax.axhline(v["epe"], color="0.6", lw=1, ls="--")
@@ -107,8 +110,11 @@ def plot(results: Path, out: Path) -> bool:
             label = name.replace("**", "").replace("`", "").split(" (")[0]
             ax.scatter(ms, v["epe"], marker="*" if ours else "o", s=160 if ours else 50, color="C3" if ours else "C0",
                        zorder=3)
+            near = any(abs(math.log10(ms) - x) < 0.3 and abs(v["epe"] - y) < 0.08 * span for x, y in placed)
+            if not near:  # a label above its point, unless one is already there: then below
+                placed.append((math.log10(ms), v["epe"]))
             ax.annotate(f"{label}\n{v['epe']:.3f} px, {ms:.0f} ms", (ms, v["epe"]), textcoords="offset points",
-                        xytext=(6, 4), fontsize=7)
+                        xytext=(6, -20 if near else 4), fontsize=7)
         ax.set_xscale("log")
         ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
