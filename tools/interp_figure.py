@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from flownet import io
 from flownet.evaluate import model_flow_fn
-from flownet.interpolate import interpolate, learned_synthesis, warp_blend
+from flownet.interpolate import frame_at, learned_synthesis, pair_flows, warp_blend
 from flownet.metrics import psnr
 from flownet.pipeline import refine_fn
 from flownet.viz import pyplot, save_figure
@@ -36,8 +36,9 @@ def main() -> None:
     for row, name in zip(axes, TRIPLETS):
         folder = Path(args.shared) / name
         f0, gt, f1 = (io.image_to_tensor(io.read_image(folder / f"{n}.png")) for n in ("frame0", "gt", "frame1"))
-        made = {"linear blend": 0.5 * (f0 + f1), "warp": interpolate(f0, f1, flow_fn, [0.5], warp_blend)[0],
-                "learned (default)": interpolate(f0, f1, flow_fn, [0.5], learned)[0]}
+        flows = pair_flows(f0, f1, flow_fn)  # once, for both syntheses
+        made = {"linear blend": 0.5 * (f0 + f1), "warp": frame_at(f0, f1, flows, 0.5, warp_blend),
+                "learned (default)": frame_at(f0, f1, flows, 0.5, learned)}
         shown = {**{k: io.image_to_tensor(io.tensor_to_image(v)) for k, v in made.items()}, "true middle": gt}
         warped = shown["warp"]  # (8 bits, as written and as eval --interp scores)
         error = F.avg_pool2d((warped - gt).abs().mean(1, keepdim=True), WINDOW, stride=8)

@@ -111,7 +111,7 @@ class _Fused:
             self.__dict__["_packed"] = (weights, {})  # input size -> (weight, bias), the latest used last
         sizes: dict = self.__dict__["_packed"][1]
         cached = sizes.pop(tuple(x.shape), None)
-        if cached is None or weights is None:
+        if cached is None:  # (always, for weights without a version: nothing is kept for them)
             weight, bias = self._folded(bn)
             cached = (self._pack(weight.to(dtype), list(x.shape)), None if bias is None else bias.to(dtype))
             if len(sizes) == PACKED_SIZES:
