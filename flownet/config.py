@@ -14,16 +14,17 @@ class TrainConfig:
     data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
     augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
     out: str = "runs/flownets"
-    model: str = "flownets"  # a flow model of flownet.models (flownets, flownets-stack)
+    model: str = "flownets"  # a flow model of flownet.models (flownets, flownets-stack, raft-lite)
     epochs: int = 20
     batch_size: int = 8
-    width: float = 1.0
+    width: float = 1.0  # FlowNetS's (and a stack's): ignored for other models and with --init
     batch_norm: bool = False
     lr: float = 1e-4
     weight_decay: float = 4e-4
     schedule: str = "multistep"
     warmup_steps: int = 0
     ema_decay: float = 0.0
+    grad_clip: float = 0.0  # clip the gradient's norm to this (0 = off; RAFT's recipe: 1)
     crop: tuple[int, int] = (320, 448)
     max_steps: int = -1
     limit_train_batches: float | int | None = None

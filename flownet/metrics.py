@@ -1,4 +1,4 @@
-"""End-point error, accuracy thresholds, Fl-all, the FlowNet multiscale training loss; PSNR and SSIM of frames.
+"""End-point error, accuracy thresholds, Fl-all, the FlowNet multiscale and RAFT sequence training losses; PSNR and SSIM of frames.
 
 Shapes: flows B x 2 x H x W in pixels; ``valid`` B x H x W (bool or 0/1), True where the ground truth is known;
 images B x C x H x W in [0, 1].
@@ -93,6 +93,15 @@ def multiscale_loss(
         t, v = downsample_flow(target, valid, tuple(pred.shape[-2:]))
         total = total + weight * (endpoint_error(pred, t) * v).sum()
     return total / gt.shape[0]
+
+
+def sequence_loss(preds: list[torch.Tensor], gt: torch.Tensor, valid: torch.Tensor | None = None,
+                  gamma: float = 0.8) -> torch.Tensor:
+    """RAFT's training loss: the mean L1 error over the valid pixels of each flow in ``preds`` ([final, ...,
+    initial], B x 2 x H x W in pixels), the final one weighted 1 and each earlier one ``gamma`` times the next."""
+    v = _valid_or_all(gt, valid).unsqueeze(1).float()
+    pixels = v.sum().clamp_min(1) * 2
+    return sum(gamma ** i * ((pred.float() - gt.float()).abs() * v).sum() / pixels for i, pred in enumerate(preds))
 
 
 def psnr(img: torch.Tensor, ref: torch.Tensor) -> float:

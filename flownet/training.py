@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -19,8 +20,8 @@ from torch import nn
 from .config import TrainConfig
 from .datamodule import FlowDataModule
 from .errors import FlowNetError
-from .metrics import epe, multiscale_loss
-from .models import FlowNetStack, get_model
+from .metrics import epe, multiscale_loss, sequence_loss
+from .models import FlowNetStack, RAFTLite, get_model
 from .weights import read_checkpoint, save_weights
 
 
@@ -28,13 +29,14 @@ class FlowNetModule(pl.LightningModule):
     """A flow model of the registry (``model``) + multiscale EPE loss; logs train/val EPE; optional exponential
     moving average of the weights (``ema_decay`` > 0), which is then what validation uses and what gets exported."""
 
-    def __init__(self, width: float = 1.0, batch_norm: bool = False, div_flow: float = 20.0, lr: float = 1e-4,
+    def __init__(self, model: str = "flownets", model_config: dict | None = None, lr: float = 1e-4,
                  weight_decay: float = 4e-4, schedule: str = "multistep", milestones: tuple[float, ...] = (0.5, 0.75),
-                 warmup_steps: int = 0, ema_decay: float = 0.0, model: str = "flownets") -> None:
+                 warmup_steps: int = 0, ema_decay: float = 0.0) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = get_model(model, width=width, batch_norm=batch_norm, div_flow=div_flow)
+        self.model = get_model(model, **(model_config or {}))
         self.ema_model = copy.deepcopy(self.model).requires_grad_(False) if ema_decay > 0 else None
+        self.started = time.monotonic()
 
     @property
     def eval_model(self) -> nn.Module:
@@ -42,10 +44,14 @@ class FlowNetModule(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         preds = self.model(batch["img1"], batch["img2"])
-        loss = multiscale_loss(preds, batch["flow"], batch["valid"], self.hparams.div_flow)
+        if isinstance(self.model, RAFTLite):  # every iteration's full-size flow, in pixels
+            loss, final = sequence_loss(preds, batch["flow"], batch["valid"]), preds[0]
+        else:  # FlowNet's pyramid of flow / div_flow, from 1/4 of the size down
+            div = self.model.config.div_flow
+            loss = multiscale_loss(preds, batch["flow"], batch["valid"], div)
+            final = F.interpolate(preds[0].float(), scale_factor=4, mode="bilinear", align_corners=False) * div
         with torch.no_grad():
-            full = F.interpolate(preds[0].float(), scale_factor=4, mode="bilinear", align_corners=False)
-            train_epe = epe(full * self.hparams.div_flow, batch["flow"], batch["valid"])
+            train_epe = epe(final.detach(), batch["flow"], batch["valid"])
         self.log("train_loss", loss, prog_bar=False)
         self.log("train_epe", train_epe, prog_bar=True, on_step=True, on_epoch=True)
         return loss
@@ -65,6 +71,7 @@ class FlowNetModule(pl.LightningModule):
         model = self.eval_model.eval()
         flow = model(batch["img1"], batch["img2"])
         self.log("val_epe", epe(flow, batch["flow"], batch["valid"]), prog_bar=True, batch_size=1, sync_dist=True)
+        self.log("minutes", (time.monotonic() - self.started) / 60, batch_size=1)  # of this sitting
 
     def configure_optimizers(self):
         hp = self.hparams
@@ -146,8 +153,8 @@ def _train(cfg: TrainConfig) -> Path:
                           synthetic_val=cfg.val_size, seed=cfg.seed, data_format=cfg.data_format,
                           augment=cfg.augment, shuffle=cfg.augment, textures=cfg.textures)
     data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
-    module = FlowNetModule(cfg.width, cfg.batch_norm, 20.0, cfg.lr, cfg.weight_decay, cfg.schedule,
-                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay, model=cfg.model)
+    module = FlowNetModule(cfg.model, model_options(cfg), cfg.lr, cfg.weight_decay, cfg.schedule,
+                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay)
     if cfg.init:
         initialise(module, cfg.init)
     out = Path(cfg.out)
@@ -166,6 +173,7 @@ def _train(cfg: TrainConfig) -> Path:
         strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
         precision=cfg.precision,
+        gradient_clip_val=cfg.grad_clip or None,
         callbacks=[best, last],
         logger=CSVLogger(out, name="logs"),  # logs/version_N/metrics.csv: one per sitting, none overwritten
         check_val_every_n_epoch=cfg.val_every,
@@ -183,13 +191,28 @@ def _train(cfg: TrainConfig) -> Path:
         raise FlowNetError(f"training stopped by SIGTERM; every completed epoch is in {last.best_model_path or ckpt_dir}"
                            f": continue with --resume {ckpt_dir / 'last.ckpt'}") from None
     source = best.best_model_path or last.best_model_path  # (no monitor: its best is the latest)
+    if not source:
+        raise FlowNetError("no training step was made (the data gave no full batch): nothing written", cfg.data)
     exported = out / "model.pt"
-    if trainer.is_global_zero and source:
+    if trainer.is_global_zero:
         config, state, _ = read_checkpoint(source)
         model = get_model(config.pop("model", "flownets"), **config)
         model.load_state_dict(state)
         save_weights(model, exported, meta={"source": os.fspath(source), "train_config": _plain(asdict(cfg))})
     return exported
+
+
+def model_options(cfg: TrainConfig) -> dict:
+    """The constructor arguments of the model to train: those of the ``--init`` weights when they are of the same
+    model (so that fine-tuning needs no shape flags), else FlowNetS's width and BatchNorm from ``cfg``."""
+    if cfg.init:
+        config, _, _ = read_checkpoint(cfg.init)
+        config = dict(config)
+        if config.pop("model", "flownets") == cfg.model:
+            return config
+    if cfg.model in ("flownets", "flownets-stack"):
+        return {"width": cfg.width, "batch_norm": cfg.batch_norm}
+    return {}
 
 
 def initialise(module: FlowNetModule, path: str) -> None:

@@ -23,6 +23,8 @@ FORMAT = "flownet-weights"
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # of the repository
 INSTALLED_DIR = Path("share") / "flownet" / "checkpoints"  # under an installation's prefix (setup.cfg data_files)
 CONFIG_KEYS = ("width", "batch_norm", "div_flow")
+# the shipped weights of each model of the registry that has some (files in checkpoint_dirs())
+DEFAULT_WEIGHTS = {"flownets": "flownets_0.5.pt", "raft-lite": "raft-lite.pt", "synthesis": "synthesis_32.pt"}
 
 
 def checkpoint_dirs() -> list[Path]:
@@ -32,14 +34,16 @@ def checkpoint_dirs() -> list[Path]:
 
 
 def default_checkpoint(model: str = "flownets") -> Path:
-    """The shipped weights of ``model`` (a registry name): ``<model>_*.pt`` in the first of ``checkpoint_dirs()``
-    that has one."""
+    """The shipped weights of ``model`` (a registry name): the file ``DEFAULT_WEIGHTS`` names for it, in the first
+    of ``checkpoint_dirs()`` that has it (other files beside it never change the default)."""
+    if model not in DEFAULT_WEIGHTS:
+        raise FlowNetError(f"no shipped weights for the model '{model}' (shipped: {', '.join(DEFAULT_WEIGHTS)}): "
+                           "pass --checkpoint FILE, or train one with 'flownet train'")
     for folder in checkpoint_dirs():
-        found = sorted(folder.glob(f"{model}_*.pt"))
-        if found:
-            return found[-1]
-    raise FlowNetError(f"no shipped checkpoint ({model}_*.pt) in {' or '.join(map(str, checkpoint_dirs()))}: "
-                       "pass --checkpoint FILE, or train one with 'flownet train'")
+        if (folder / DEFAULT_WEIGHTS[model]).is_file():
+            return folder / DEFAULT_WEIGHTS[model]
+    raise FlowNetError(f"no shipped checkpoint {DEFAULT_WEIGHTS[model]} in {' or '.join(map(str, checkpoint_dirs()))}"
+                       ": pass --checkpoint FILE, or train one with 'flownet train'")
 
 
 def save_weights(model: nn.Module, path: str | os.PathLike, meta: dict | None = None, half: bool = False) -> None:
@@ -67,7 +71,8 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
         hp = payload["hyper_parameters"]
         prefix = "ema_model." if any(k.startswith("ema_model.") for k in payload["state_dict"]) else "model."
         state = {k[len(prefix):]: v for k, v in payload["state_dict"].items() if k.startswith(prefix)}
-        config = {"model": hp.get("model", "flownets"), **{k: hp[k] for k in CONFIG_KEYS if k in hp}}
+        options = hp["model_config"] if "model_config" in hp else {k: hp[k] for k in CONFIG_KEYS if k in hp}
+        config = {"model": hp.get("model", "flownets"), **options}
         return config, state, {"epoch": payload.get("epoch")}
     raise FlowNetError("not a flownet checkpoint (no weights and model config inside)", path)
 

@@ -124,7 +124,7 @@ def test_schedule_replanned_for_a_new_length_continues_without_a_jump(kind, new_
 
 
 def test_ema_follows_the_weights_and_is_what_validation_uses():
-    module = FlowNetModule(width=0.25, ema_decay=0.75)
+    module = FlowNetModule(model_config={"width": 0.25}, ema_decay=0.75)
     before = {k: v.clone() for k, v in module.ema_model.state_dict().items()}
     with torch.no_grad():
         for p in module.model.parameters():
@@ -197,8 +197,25 @@ def test_init_starts_from_the_given_weights(tiny_chairs, tmp_path):
                       crop=(64, 64), num_workers=0, lr=0.0, init=str(tmp_path / "start.pt"), seed=1)
     state = read_checkpoint(train(cfg))[1]
     assert all(torch.equal(state[k], v) for k, v in start.state_dict().items())
-    with pytest.raises(FlowNetError, match="weights are for"):
-        train(TrainConfig(data=str(tiny_chairs), out=str(tmp_path / "r2"), width=0.5, init=str(tmp_path / "start.pt")))
+
+
+def test_init_takes_the_model_shape_from_the_weights(tiny_chairs, tmp_path):
+    """--init of a width-0.25 FlowNetS with no shape flags (the default width is 1.0): the run trains a width-0.25
+    network. Catches building the model from the defaults and refusing the weights ('weights are for ...')."""
+    save_weights(FlowNetS(width=0.25, batch_norm=True), tmp_path / "start.pt")
+    cfg = TrainConfig(data=str(tiny_chairs), out=str(tmp_path / "run"), epochs=1, batch_size=4, crop=(64, 64),
+                      num_workers=0, init=str(tmp_path / "start.pt"))
+    config = read_checkpoint(train(cfg))[0]
+    assert (config["width"], config["batch_norm"]) == (0.25, True)
+
+
+def test_no_training_batch_is_an_error_and_writes_no_weights(tiny_chairs, tmp_path):
+    """A batch larger than the training set (drop_last): no step is made; saying 'weights written' then was a lie."""
+    cfg = TrainConfig(data=str(tiny_chairs), out=str(tmp_path / "run"), epochs=1, batch_size=64, width=0.25,
+                      crop=(64, 64), num_workers=0)
+    with pytest.raises(FlowNetError, match="no training step"):
+        train(cfg)
+    assert not (tmp_path / "run" / "model.pt").exists()
 
 
 @pytest.mark.slow

@@ -38,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=at_least(1), default=d.epochs, help="passes over the training set")
     p.add_argument("--batch-size", type=at_least(1), default=d.batch_size, help="pairs per optimiser step")
     p.add_argument("--model", default=d.model, metavar="NAME",
-                   help="flownets, or flownets-stack (FlowNet 2.0's stacking: a second FlowNetS on the first's "
+                   help="flownets, raft-lite (a small RAFT: correlation pyramid + ConvGRU), or flownets-stack "
+                        "(FlowNet 2.0's stacking: a second FlowNetS on the first's "
                         "warped result; --init FLOWNETS.pt gives its frozen first stage)")
     p.add_argument("--width", type=at_least(0.01, float), default=d.width,
                    help="channel multiplier (1.0 = the paper's network)")
@@ -49,6 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="multistep: halve the rate at 50%% and 75%% of the run; cosine: warm-up then decay to 5%%")
     p.add_argument("--warmup-steps", type=at_least(0), default=d.warmup_steps,
                    help="steps of linear warm-up (cosine schedule)")
+    p.add_argument("--grad-clip", type=at_least(0, float), default=d.grad_clip,
+                   help="clip the gradient norm to this (0 = off; 1 for raft-lite, as RAFT)")
     p.add_argument("--ema-decay", type=float, default=d.ema_decay, help="EMA of the weights (e.g. 0.999; 0 = off)")
     p.add_argument("--crop", type=parse_size, default=size_text(d.crop), help="training crop HxW (multiples of 64)")
     p.add_argument("--max-steps", type=int, default=d.max_steps, help="stop after this many optimiser steps "

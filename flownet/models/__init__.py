@@ -12,11 +12,13 @@ from __future__ import annotations
 from torch import nn
 
 from .flownets import FlowNetS
+from .raft_lite import RAFTLite
 from .stack import FlowNetStack
 from .synthesis import SynthesisNet
 
-MODELS: dict[str, type[nn.Module]] = {"flownets": FlowNetS, "flownets-stack": FlowNetStack, "synthesis": SynthesisNet}
-FLOW_MODELS = ("flownets", "flownets-stack")
+MODELS: dict[str, type[nn.Module]] = {"flownets": FlowNetS, "flownets-stack": FlowNetStack, "raft-lite": RAFTLite,
+                                      "synthesis": SynthesisNet}
+FLOW_MODELS = ("flownets", "flownets-stack", "raft-lite")
 
 
 def get_model(name: str, **config) -> nn.Module:
@@ -33,4 +35,4 @@ def model_name(model: nn.Module) -> str:
     return next(name for name, cls in MODELS.items() if type(model) is cls)
 
 
-__all__ = ["FLOW_MODELS", "MODELS", "FlowNetS", "FlowNetStack", "SynthesisNet", "get_model", "model_name"]
+__all__ = ["FLOW_MODELS", "MODELS", "FlowNetS", "FlowNetStack", "RAFTLite", "SynthesisNet", "get_model", "model_name"]
