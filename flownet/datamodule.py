@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from .data import Augment, FlyingChairs, PairDataset, SyntheticChairs, collate, synthetic_set
-from .datasets import dataset_pairs, detect_format, seeded_split
+from .datasets import dataset_pairs, detect_format, split_pairs
 from .errors import FlowNetError
 from .synth import SynthConfig
 
@@ -44,12 +44,12 @@ class FlowDataModule(pl.LightningDataModule):
             if fmt == "chairs":
                 self.train_set = FlyingChairs(self.data, "train", augment)
                 self.val_set = FlyingChairs(self.data, "val")
-            else:  # other layouts: a seeded 0.8 / 0.2 split of all their pairs
+            else:  # other layouts: a seeded 0.8 / 0.2 split of their scenes (Sintel's, a list's image folders)
                 pairs = dataset_pairs(self.data, "all", fmt)
-                train, val = seeded_split(pairs, "train"), seeded_split(pairs, "val")
+                train, val = split_pairs(pairs, "train"), split_pairs(pairs, "val")
                 if not train or not val:
-                    raise FlowNetError(f"{len(pairs)} pairs are too few to split into training and validation",
-                                       self.data)
+                    raise FlowNetError(f"{len(pairs)} pairs of {len({p.scene for p in pairs})} scenes are too few "
+                                       "to split into training and validation", self.data)
                 self.train_set, self.val_set = PairDataset(train, augment), PairDataset(val)
 
     def train_dataloader(self) -> DataLoader:

@@ -93,6 +93,18 @@ class PairFiles:
     img1: Path
     img2: Path
     flow: Path | None = None  # None: no ground truth (a list file without a third column)
+    group: str = ""  # the scene or sequence (a Sintel scene, a chain of consecutive pairs in a list); "" = its own
+
+    @property
+    def scene(self) -> str:
+        return self.group or self.name
+
+
+def split_pairs(pairs: list[PairFiles], split: str) -> list[PairFiles]:
+    """``split`` of ``pairs`` ('train', 'val' or 'all') made whole scenes at a time (``seeded_split`` of their
+    scenes), so that neighbouring frames of a sequence never land on both sides."""
+    chosen = set(seeded_split(sorted({p.scene for p in pairs}), split))
+    return [p for p in pairs if p.scene in chosen]
 
 
 FORMATS = ("chairs", "middlebury", "sintel", "sintel-final", "kitti", "list")
@@ -167,7 +179,7 @@ def sintel_pairs(root: Path, dstype: str = "clean") -> list[PairFiles]:
             raise FlowNetError("flow file name is not frame_NNNN.flo", flo) from None
         img1 = base / dstype / scene / f"{stem}.png"
         img2 = base / dstype / scene / f"frame_{k + 1:0{len(stem) - 6}d}.png"
-        pairs.append(PairFiles(f"{scene}/{stem}", img1, img2, flo))
+        pairs.append(PairFiles(f"{scene}/{stem}", img1, img2, flo, group=scene))
     if not pairs:
         raise FlowNetError("no flow files (training/flow/<scene>/frame_XXXX.flo)", base)
     return pairs
@@ -204,7 +216,9 @@ def read_pair_list(path: Path) -> list[PairFiles]:
         for name, f in zip(parts, files):
             if not f.is_file():
                 raise FlowNetError(f"line {n}: no such file '{name}' (paths are relative to the list file)", path)
-        pairs.append(PairFiles(f"{n:05d}_{Path(parts[0]).stem}", files[0], files[1], files[2] if len(files) > 2 else None))
+        chained = pairs and pairs[-1].img2 == files[0]  # frames of one sequence: img2 of a pair is img1 of the next
+        pairs.append(PairFiles(f"{n:05d}_{Path(parts[0]).stem}", files[0], files[1], files[2] if len(files) > 2 else None,
+                               group=pairs[-1].scene if chained else f"{n:05d}"))
     if not pairs:
         raise FlowNetError("the pair list is empty", path)
     return pairs

@@ -92,8 +92,8 @@ def evaluate_epe(pairs: list[PairFiles], flow_fn: FlowFn, progress: bool = True)
 
 # ----------------------------------------------------------------------------------------------- interpolation
 def interp_triplets(root: str | os.PathLike) -> list[Path]:
-    """The triplet folders under ``root`` (each with frame0, gt = the true middle frame, frame1; any image
-    suffix), in name order; ``root`` may itself be one triplet."""
+    """The triplet folders under ``root`` (each with frame0, gt = the true frame at t, frame1, any image suffix,
+    and optionally t.txt; t = 0.5 without it), in name order; ``root`` may itself be one triplet."""
     root = Path(root)
     if not root.is_dir():
         raise FlowNetError("no such folder of interpolation triplets", root)
@@ -114,32 +114,50 @@ def _triplet_files(folder: Path) -> tuple[Path, Path, Path] | None:
     return tuple(found)
 
 
-INTERP_BASELINES = {
-    "frame repeat": lambda f0, f1: f0,
-    "linear blend": lambda f0, f1: 0.5 * (f0 + f1),
+INTERP_BASELINES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
+    "frame repeat": lambda f0, f1, t: f0 if t < 0.5 else f1,
+    "linear blend": lambda f0, f1, t: (1 - t) * f0 + t * f1,
 }
 
 
+def triplet_time(folder: Path) -> float:
+    """The time of a triplet's gt frame: its ``t.txt`` (written by ``flownet data synth --triplets``), else 0.5."""
+    from .data import T_FILE
+
+    path = folder / T_FILE
+    if not path.is_file():
+        return 0.5
+    try:
+        t = float(path.read_text().strip())
+    except ValueError:
+        raise FlowNetError("not a time between 0 and 1", path) from None
+    if not 0 <= t <= 1:
+        raise FlowNetError(f"not a time between 0 and 1: {t}", path)
+    return t
+
+
 def evaluate_interp(triplets: list[Path], rows: dict[str, tuple[FlowFn, Synthesis]], progress: bool = True) -> dict:
-    """PSNR and SSIM of the middle frame made by each of ``rows`` ({row name: (flow function, synthesis)}), and of
-    the baselines frame repeat and linear blend, on each triplet (frames quantised to 8 bits, as written).
+    """PSNR and SSIM of the frame at the triplet's time (``triplet_time``) made by each of ``rows`` ({row name:
+    (flow function, synthesis)}), and of the baselines frame repeat and linear blend, on each triplet (frames
+    quantised to 8 bits, as written).
     Returns {method: {"psnr", "ssim", "n", "seconds_per_frame", "triplets": {name: {"psnr", "ssim"}}}}."""
     from . import io
     from .interpolate import interpolate
     from .metrics import psnr, ssim
 
-    def middle(flow_fn: FlowFn, synthesis: Synthesis) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-        return lambda f0, f1: interpolate(f0, f1, flow_fn, [0.5], synthesis)[0]
+    def at_t(flow_fn: FlowFn, synthesis: Synthesis) -> Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]:
+        return lambda f0, f1, t: interpolate(f0, f1, flow_fn, [t], synthesis)[0]
 
-    methods = {**{name: middle(*row) for name, row in rows.items()}, **INTERP_BASELINES}
+    methods = {**{name: at_t(*row) for name, row in rows.items()}, **INTERP_BASELINES}
     results = {m: {"triplets": {}, "seconds": 0.0} for m in methods}
     for folder in counted(triplets, len(triplets), "triplets", progress):
         f0, gt, f1 = (io.image_to_tensor(io.read_image(p)) for p in _triplet_files(folder))
         if not f0.shape == gt.shape == f1.shape:
             raise FlowNetError("frame0, gt and frame1 differ in size", folder)
+        t = triplet_time(folder)
         for method, make in methods.items():
             start = time.perf_counter()
-            mid = io.image_to_tensor(io.tensor_to_image(make(f0, f1)))  # 8 bits, as a written frame
+            mid = io.image_to_tensor(io.tensor_to_image(make(f0, f1, t)))  # 8 bits, as a written frame
             results[method]["seconds"] += time.perf_counter() - start
             results[method]["triplets"][folder.name] = {"psnr": psnr(mid, gt), "ssim": ssim(mid, gt)}
     for r in results.values():

@@ -91,22 +91,27 @@ def warp_blend(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: floa
 
 
 def learned_synthesis(model: torch.nn.Module) -> Synthesis:
-    """The frame at t from a trained ``SynthesisNet`` (``--synthesis learned``), in inference mode."""
+    """The frame at t from a trained ``SynthesisNet`` (``--synthesis learned``), in inference mode on the model's
+    device; the frame comes back on the device of ``img0``."""
     model = model.eval()
+    device = next(model.parameters()).device
 
     def synthesis(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
         with torch.inference_mode():
-            return model(img0, img1, flows.f01, flows.f10, t).clamp(0, 1)
+            inputs = (x.to(device) for x in (img0, img1, flows.f01, flows.f10))
+            return model(*inputs, t).clamp(0, 1).to(img0.device)
 
     return synthesis
 
 
 def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float,
              synthesis: Synthesis = warp_blend) -> torch.Tensor:
-    """The frame at time t in [0, 1] between ``img0`` and ``img1``: a copy for identical frames, the nearer frame
-    across a cut, else ``synthesis``."""
-    if flows.kind == "same":
+    """The frame at time t in [0, 1] between ``img0`` and ``img1``: the input frame itself at t = 0 and t = 1, a
+    copy for identical frames, the nearer frame across a cut, else ``synthesis``."""
+    if flows.kind == "same" or t == 0:
         return img0.clone()
+    if t == 1:
+        return img1.clone()
     if flows.kind == "cut":
         return (img0 if t < 0.5 else img1).clone()
     return synthesis(img0, img1, flows, t)

@@ -7,10 +7,8 @@ file raises FlowNetError naming the file; writers are atomic (temp file + rename
 
 from __future__ import annotations
 
-import functools
 import os
 import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +145,8 @@ def write_image(path: str | os.PathLike, img: np.ndarray) -> None:
     if img.dtype != np.uint8:
         img = (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
     suffix = Path(path).suffix.lower()
+    if Path(path).is_dir():
+        raise FlowNetError("output path is a folder: give a file name, e.g. out.png", path)
     if suffix not in IMAGE_SUFFIXES:
         raise FlowNetError(f"unknown image format '{suffix}' (use one of {', '.join(IMAGE_SUFFIXES)})", path)
     with atomic_path(path) as tmp:
@@ -233,7 +233,6 @@ def _read_bytes(path: Path, probe: bool = False) -> bytes:
 # 16-bit RGB PNGs as 8 bit, so this module checks and inflates them itself; the row filters are undone by OpenCV
 # when it is installed (50x faster on the Paeth rows KITTI's files use), else by the small decoder below.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_CRITICAL = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
 KITTI_RANGE = (-2**15 / 64, (2**16 - 1 - 2**15) / 64)  # the flow a KITTI PNG can hold: -512 ... 511.98 px
 
 
@@ -260,124 +259,36 @@ def write_kitti_flow(path: str | os.PathLike, flow: np.ndarray, valid: np.ndarra
 
 
 def write_png16(path: str | os.PathLike, rgb: np.ndarray) -> None:
-    """Write H x W x 3 uint16 as a 16-bit RGB PNG (filter type 0 on every row), atomically."""
-    h, w, _ = rgb.shape
-    rows = np.ascontiguousarray(rgb, dtype=">u2").reshape(h, w * 3).view(np.uint8)  # 6 bytes a pixel
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
+    """Write H x W x 3 uint16 as a 16-bit RGB PNG (OpenCV's encoder), atomically."""
+    from .classical import import_cv2
 
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
-    data = PNG_SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    ok, png = import_cv2().imencode(".png", np.ascontiguousarray(np.asarray(rgb, np.uint16)[..., ::-1]))
+    if not ok:
+        raise FlowNetError("OpenCV could not encode the PNG", path)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
+        tmp.write_bytes(png.tobytes())
 
 
-@functools.cache
-def _opencv():
-    """The ``cv2`` module when OpenCV is installed, else None."""
-    try:
-        import cv2
-    except ImportError:
-        return None
-    return cv2
+PNG_COLOURS = {0: "gray", 2: "RGB", 3: "palette", 4: "gray + alpha", 6: "RGBA"}
 
 
-def read_png16(path: str | os.PathLike, decoder: str = "auto") -> np.ndarray:
-    """Read a 16-bit RGB PNG (non-interlaced, any row filters) as H x W x 3 uint16.
+def read_png16(path: str | os.PathLike) -> np.ndarray:
+    """Read a 16-bit RGB PNG as H x W x 3 uint16: the header checked here (bit depth, colours, a size that fits in
+    memory), the pixels decoded by OpenCV (libpng)."""
+    from .classical import import_cv2
 
-    The file is checked and inflated here; ``decoder`` undoes the row filters: 'opencv', 'python' (this module's),
-    or 'auto' (OpenCV when it is installed and the file is well-formed in every chunk, else 'python')."""
     path = Path(path)
     data = _read_bytes(path)
-    if not data.startswith(PNG_SIGNATURE):
+    if not data.startswith(PNG_SIGNATURE) or len(data) < 29 or data[12:16] != b"IHDR":
         raise FlowNetError("not a PNG file", path)
-    pos, header, idat, kinds, crc_ok = len(PNG_SIGNATURE), None, [], [], True
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) != length:
-            raise FlowNetError("PNG is truncated", path)
-        kinds.append(kind)
-        crc_ok = crc_ok and data[pos + 8 + length : pos + 12 + length] == struct.pack(">I", zlib.crc32(kind + body))
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body[:13]) if length == 13 else None
-        elif kind == b"IDAT":
-            idat.append(body)
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    if header is None or not idat:
-        raise FlowNetError("PNG has no valid header or no image data", path)
-    w, h, depth, colour, compression, filtering, interlace = header
+    w, h, depth, colour = struct.unpack(">IIBB", data[16:26])
     if (depth, colour) != (16, 2):
-        raise FlowNetError(f"not a 16-bit RGB PNG (bit depth {depth}, colour type {colour}): not KITTI flow", path)
-    if interlace or compression or filtering or not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
-        raise FlowNetError(f"unsupported PNG ({w}x{h}, interlace {interlace}, methods {compression}/{filtering})", path)
-    if w * h > MAX_PIXELS:
-        raise FlowNetError(f"PNG of {w}x{h} is too large (over {MAX_PIXELS // 2**20} megapixels)", path)
-    stride = w * 6
-    inflate = zlib.decompressobj()
-    try:
-        raw = inflate.decompress(b"".join(idat), h * (stride + 1))
-    except zlib.error:
-        raise FlowNetError("PNG image data is corrupt", path) from None
-    if len(raw) != h * (stride + 1):
-        raise FlowNetError("PNG image data is truncated", path)
-    rows = np.frombuffer(raw, np.uint8).reshape(h, stride + 1)
-    if rows[:, 0].max() > 4:
-        y = int(np.argmax(rows[:, 0] > 4))
-        raise FlowNetError(f"PNG row {y} has unknown filter type {rows[y, 0]}", path)
-    if decoder not in ("auto", "opencv", "python"):
-        raise ValueError(f"unknown PNG decoder '{decoder}'")
-    cv2 = _opencv() if decoder != "python" else None
-    if decoder == "opencv" and cv2 is None:
-        raise FlowNetError("OpenCV is not installed: pip install -e .[bench]")
-    # OpenCV's libpng prints to stderr about what it rejects: give it only files it will take without a word
-    well_formed = (crc_ok and kinds[0] == b"IHDR" and kinds[-1] == b"IEND" and inflate.eof
-                   and not inflate.unconsumed_tail and all(k in PNG_CRITICAL or k[:1].islower() for k in kinds))
-    if cv2 is not None and (well_formed or decoder == "opencv"):
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if bgr is not None and bgr.shape == (h, w, 3) and bgr.dtype == np.uint16:
-            return np.ascontiguousarray(bgr[..., ::-1])
-        if decoder == "opencv":
-            raise FlowNetError("OpenCV cannot decode this PNG", path)
-    return _unfilter(rows, bpp=6).view(">u2").reshape(h, w, 3).astype(np.uint16)
-
-
-def _unfilter(rows: np.ndarray, bpp: int) -> np.ndarray:
-    """Undo PNG row filters (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth); rows carry the filter byte first (checked
-    to be one of these)."""
-    h, n = rows.shape[0], rows.shape[1] - 1
-    out = np.zeros((h, n), np.uint8)
-    prev = np.zeros(n, np.int32)
-    for y in range(h):
-        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
-        if kind == 0:
-            cur = line
-        elif kind == 1:  # Sub: running sum per byte position within a pixel
-            cur = np.cumsum(line.reshape(-1, bpp), axis=0).reshape(-1) & 0xFF
-        elif kind == 2:
-            cur = (line + prev) & 0xFF
-        else:
-            cur = _unfilter_sequential(line, prev, bpp, kind)
-        out[y] = cur
-        prev = cur.astype(np.int32)
-    return out
-
-
-def _unfilter_sequential(line: np.ndarray, prev: np.ndarray, bpp: int, kind: int) -> np.ndarray:
-    """Average and Paeth depend on the byte just decoded to the left: decode byte by byte."""
-    cur, up = line.tolist(), prev.tolist()
-    for i in range(len(cur)):
-        a = cur[i - bpp] if i >= bpp else 0
-        b = up[i]
-        if kind == 3:
-            cur[i] = (cur[i] + (a + b) // 2) & 0xFF
-            continue
-        c = up[i - bpp] if i >= bpp else 0
-        p = a + b - c
-        pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-        cur[i] = (cur[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
-    return np.asarray(cur, np.int32)
+        raise FlowNetError(f"an image ({depth}-bit {PNG_COLOURS.get(colour, 'unknown colour type')} PNG), not a flow "
+                           "(flow files: .flo, or KITTI's 16-bit RGB PNG)", path)
+    if not (0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE) or w * h > MAX_PIXELS:
+        raise FlowNetError(f"PNG of {w}x{h} is too large (over {MAX_PIXELS // 2**20} megapixels) or empty", path)
+    cv2 = import_cv2()
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if bgr is None or bgr.shape != (h, w, 3) or bgr.dtype != np.uint16:
+        raise FlowNetError("PNG is corrupt or truncated (it does not decode)", path)
+    return np.ascontiguousarray(bgr[..., ::-1])

@@ -19,10 +19,12 @@ import numpy as np
 import torch
 
 from .classical import import_cv2, to_gray8
+from .errors import FlowNetError
 from .types import FlowFn
 from .warp import consistency_mask
 
 REFINES = ("fuse", "variational", "none")
+MIN_SIDE = 16  # px: OpenCV's DIS needs images at least this large (8 x 8 fails inside OpenCV)
 FUSE_WINDOW = 7  # side of the box over which the brightness errors of the two candidates are compared
 FUSE_ROUND_TRIP = 1.0  # px: DIS's flow counts as consistent where forward then backward returns this close
 VARIATIONAL_LEVELS = 3  # coarse-to-fine levels of --refine variational (full size, 1/2, 1/4)
@@ -69,7 +71,7 @@ def variational_c2f(cv2, gray1: np.ndarray, gray2: np.ndarray, flow: np.ndarray,
         f = cv2.resize(flow, size, interpolation=cv2.INTER_LINEAR)
         f[..., 0] *= size[0] / flow.shape[1]
         f[..., 1] *= size[1] / flow.shape[0]
-        vr.calc(g1, g2, f)
+        f = vr.calc(g1, g2, f)  # (in place only for a float32 flow: use what it returns)
         if level:
             flow = cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR)
             flow[..., 0] *= w / size[0]
@@ -96,12 +98,15 @@ def refine_fn(flow_fn: FlowFn, refine: str = "fuse") -> FlowFn:
         if refine == "variational":
             return variational_c2f(cv2, g1, g2, flow)
         fused = fuse(cv2, g1, g2, flow, dis.calc(g1, g2, None), dis_check.calc(g2, g1, None))
-        vr.calc(g1, g2, fused)
-        return fused
+        return vr.calc(g1, g2, fused)
 
     def refined(img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
+        h, w = img1.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            raise FlowNetError(f"images of {w}x{h} are too small for --refine {refine} (OpenCV's flow needs at least "
+                               f"{MIN_SIDE}x{MIN_SIDE}); --refine none takes any size")
         flows = flow_fn(img1, img2).permute(0, 2, 3, 1).numpy()
-        out = [one(a, b, np.ascontiguousarray(f)) for a, b, f in zip(img1.cpu(), img2.cpu(), flows)]
+        out = [one(a, b, np.ascontiguousarray(f, dtype=np.float32)) for a, b, f in zip(img1.cpu(), img2.cpu(), flows)]
         return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
     return refined

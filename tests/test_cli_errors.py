@@ -187,3 +187,39 @@ def test_ignored_or_bad_options_are_one_line_errors_that_write_nothing(work, arg
     assert_one_line_error(r, *words)
     assert tree(work) == before
     assert r.stdout == ""  # nothing was evaluated or written before the error
+
+
+@pytest.mark.parametrize("args", [
+    ["infer", "a.png", "b.png", "-o", "b.png", "--save-as", "color", "--checkpoint", "w.pt"],
+    ["interpolate", "a.png", "b.png", "-o", "a.png"],
+    ["viz", "out_flow.flo", "-o", "out_flow.flo"],
+], ids=["infer", "interpolate", "viz"])
+def test_output_onto_an_input_is_refused_and_the_input_untouched(files, args):
+    """-o naming an input would overwrite it: one line, exit 2, the input byte for byte as it was."""
+    write_flo(files / "out_flow.flo", np.zeros((8, 8, 2), np.float32))
+    target = files / args[args.index("-o") + 1]
+    before = target.read_bytes()
+    assert_one_line_error(run(*args, cwd=files), "names an input")
+    assert target.read_bytes() == before
+
+
+def test_images_too_small_for_the_default_pipeline(files):
+    """8 x 8 images: one line and exit 2 (was an OpenCV traceback from inside DIS)."""
+    rng = np.random.default_rng(1)
+    for name in ("t1.png", "t2.png"):
+        write_image(files / name, rng.integers(0, 255, (8, 8, 3), dtype=np.uint8))
+    r = run("infer", "t1.png", "t2.png", "-o", "tiny.flo", "--checkpoint", "w.pt", "--device", "cpu", cwd=files)
+    assert_one_line_error(r, "too small", "--refine none")
+    assert no_leftovers(files, "tiny.flo")
+
+
+def test_viz_of_an_image_says_it_is_an_image(files):
+    assert_one_line_error(run("viz", "a.png", "-o", "v.png", cwd=files), "a.png", "an image", "not a flow")
+    write_flo(files / "f.flo", np.zeros((8, 8, 2), np.float32))
+    (files / "adir").mkdir(exist_ok=True)
+    assert_one_line_error(run("viz", "f.flo", "-o", "adir", cwd=files), "folder")
+
+
+def test_version(files):
+    r = run("--version", cwd=files)
+    assert r.returncode == 0 and r.stdout.startswith("flownet ")

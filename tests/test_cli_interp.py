@@ -89,6 +89,28 @@ def test_eval_interp_reports_all_methods(tmp_path):
     assert methods["frame repeat"]["triplets"]["t0"]["psnr"] == pytest.approx(repeat, abs=1e-6)
 
 
+def test_eval_interp_scores_each_triplet_at_its_own_time(tmp_path):
+    """Generated triplets with gt at t in (0.2, 0.3) (t.txt): scored there, the warp synthesis beats the same
+    folder scored as if gt were the middle frame. Catches an evaluation that always makes the frame at 0.5."""
+    import shutil
+
+    from flownet.classical import classical_flow_fn
+    from flownet.data import write_synthetic_triplets
+    from flownet.evaluate import evaluate_interp, interp_triplets
+    from flownet.interpolate import warp_blend
+
+    at_t, at_half = tmp_path / "at_t", tmp_path / "at_half"
+    write_synthetic_triplets(at_t, 3, size=(96, 128), seed=3, t_range=(0.2, 0.3))
+    shutil.copytree(at_t, at_half)
+    for t_file in at_half.glob("*/t.txt"):
+        t_file.write_text("0.5\n")
+    rows = {"warp": (classical_flow_fn("dis-medium"), warp_blend)}
+    right = evaluate_interp(interp_triplets(at_t), rows, progress=False)
+    wrong = evaluate_interp(interp_triplets(at_half), rows, progress=False)
+    assert right["warp"]["psnr"] > wrong["warp"]["psnr"] + 1, (right["warp"]["psnr"], wrong["warp"]["psnr"])
+    assert right["linear blend"]["psnr"] != wrong["linear blend"]["psnr"]  # the baselines follow t too
+
+
 def test_interpolation_beats_linear_blend_on_real_triplets(tmp_path, shared_data):
     """The must-show of the interpolation issue on UCF101 (the Middlebury half is in the README: ~30 s)."""
     data = shared_data / "interp/ucf101"

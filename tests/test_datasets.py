@@ -7,7 +7,7 @@ import torch
 from flownet.data import PairDataset
 from flownet.datamodule import FlowDataModule
 from flownet.errors import FlowNetError
-from flownet.datasets import dataset_pairs, detect_format, seeded_split
+from flownet.datasets import dataset_pairs, detect_format, seeded_split, split_pairs
 from flownet.evaluate import evaluate_epe, zero_flow_fn
 from flownet.io import write_flo, write_image
 from test_formats import png16_bytes
@@ -27,7 +27,7 @@ def flow(value=1.0):
 @pytest.fixture(scope="module")
 def sintel(tmp_path_factory):
     root = tmp_path_factory.mktemp("sintel")
-    for scene, frames in (("alley_1", 4), ("cave_2", 3)):
+    for scene, frames in (("alley_1", 4), ("cave_2", 3), ("market_2", 2)):
         for k in range(1, frames + 1):
             for dstype in ("clean", "final"):
                 (root / "training" / dstype / scene).mkdir(parents=True, exist_ok=True)
@@ -75,7 +75,7 @@ def test_sintel_pairs(sintel):
     for root in (sintel, sintel / "training"):
         assert detect_format(root) == "sintel"
         pairs = dataset_pairs(root)
-        assert len(pairs) == 3 + 2
+        assert len(pairs) == 3 + 2 + 1
         first = pairs[0]
         assert first.name == "alley_1/frame_0001"
         assert first.img1.name == "frame_0001.png" and first.img2.name == "frame_0002.png"
@@ -84,7 +84,7 @@ def test_sintel_pairs(sintel):
     assert all(p.img1.parent.parent.name == "final" for p in final)
     # zero flow: EPE = |(k, k)| averaged over pairs
     result = evaluate_epe(dataset_pairs(sintel), zero_flow_fn, progress=False)
-    assert result["epe"] == pytest.approx(np.mean([k * np.sqrt(2) for k in (1, 2, 3, 1, 2)]), rel=1e-5)
+    assert result["epe"] == pytest.approx(np.mean([k * np.sqrt(2) for k in (1, 2, 3, 1, 2, 1)]), rel=1e-5)
 
 
 def test_kitti_pairs_mask_invalid_pixels_and_weigh_every_pixel_alike(kitti):
@@ -140,6 +140,30 @@ def test_split_is_seeded_and_disjoint(sintel):
     train, val = seeded_split(pairs, "train"), seeded_split(pairs, "val")
     assert train == seeded_split(pairs, "train")
     assert set(train).isdisjoint(val) and len(train) + len(val) == len(pairs)
+
+
+def test_training_split_holds_out_whole_scenes(tmp_path):
+    """Neighbouring frames of a sequence (a chain of consecutive pairs in a list, as a Sintel scene) never land on
+    both sides of flownet train's split: a per-pair split put them on both and made val_epe optimistic."""
+    lines = []
+    for k in range(12):  # frames 0 ... 11 of one sequence: 11 chained pairs
+        write_image(tmp_path / f"seq_{k:02d}.png", image())
+    for k in range(11):
+        write_flo(tmp_path / f"seq_{k:02d}.flo", flow(1.0))
+        lines.append(f"seq_{k:02d}.png seq_{k + 1:02d}.png seq_{k:02d}.flo")
+    for k in range(4):  # four unrelated pairs
+        write_image(tmp_path / f"single_{k}a.png", image())
+        write_image(tmp_path / f"single_{k}b.png", image())
+        write_flo(tmp_path / f"single_{k}.flo", flow(1.0))
+        lines.append(f"single_{k}a.png single_{k}b.png single_{k}.flo")
+    (tmp_path / "pairs.txt").write_text("\n".join(lines) + "\n")
+    listed = dataset_pairs(tmp_path / "pairs.txt")
+    assert len({p.scene for p in listed[:11]}) == 1 and len({p.scene for p in listed}) == 5
+    dm = FlowDataModule(str(tmp_path / "pairs.txt"), batch_size=1, num_workers=0, crop=(64, 64))
+    dm.setup("fit")
+    train, val = dm.train_set.pairs, dm.val_set.pairs
+    assert train and val and len(train) + len(val) == len(listed)
+    assert {p.scene for p in train}.isdisjoint({p.scene for p in val})
 
 
 @pytest.mark.parametrize("name", ["sintel", "kitti", "pair_list"])

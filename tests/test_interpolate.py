@@ -10,8 +10,9 @@ import torch
 
 from flownet import io
 from flownet.errors import FlowNetError
-from flownet.interpolate import (even_times, frame_at, intermediate_flows, interpolate, interpolate_sequence,
-                                 interpolate_stream, pair_flows)
+from flownet.interpolate import (PairFlows, even_times, frame_at, intermediate_flows, interpolate,
+                                 interpolate_sequence, interpolate_stream, learned_synthesis, pair_flows, warp_blend)
+from flownet.models import SynthesisNet
 from flownet.metrics import psnr, ssim
 from flownet.warp import backward_warp, consistency_mask
 
@@ -134,6 +135,31 @@ def test_identical_frames_and_scene_cuts():
     flows = pair_flows(a, b, zero)
     assert flows.kind == "cut"
     assert torch.equal(frame_at(a, b, flows, 0.25), a) and torch.equal(frame_at(a, b, flows, 0.75), b)
+
+
+def test_warp_blend_weighs_frame0_by_1_minus_t():
+    """Still frames that differ only in brightness (no motion, not a cut): the warp synthesis at t is
+    (1 - t) I0 + t I1. Catches t and 1 - t swapped in ``warp_blend``'s weights (it would give t I0 + (1 - t) I1)."""
+    a = torch.full((1, 3, 24, 32), 0.40)
+    b = torch.full((1, 3, 24, 32), 0.48)
+    zero = lambda p, q: torch.zeros(p.shape[0], 2, *p.shape[-2:])  # noqa: E731
+    out = interpolate(a, b, zero, [0.25], warp_blend)[0]
+    assert torch.allclose(out, torch.full_like(a, 0.42), atol=1e-6)
+
+
+def test_t0_and_t1_are_the_input_frames_with_the_learned_synthesis():
+    """The learned synthesis adds a residual that is not zero at t = 0 or 1: the frames there must be the inputs,
+    bit for bit (a synthesis run at t = 0 was up to 57 levels off)."""
+    torch.manual_seed(0)
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    net = SynthesisNet(8).eval()
+    torch.nn.init.normal_(net.unet.out.weight, std=0.5)  # a residual far from zero
+    flows = PairFlows("flow", torch.ones(1, 2, 32, 32), -torch.ones(1, 2, 32, 32), torch.ones(1, 1, 32, 32),
+                      torch.ones(1, 1, 32, 32))
+    synthesis = learned_synthesis(net)
+    assert not torch.equal(synthesis(a, b, flows, 0.0), a)  # (the mistake this test is about is possible)
+    assert torch.equal(frame_at(a, b, flows, 0.0, synthesis), a)
+    assert torch.equal(frame_at(a, b, flows, 1.0, synthesis), b)
 
 
 def test_even_times():

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 pytest.importorskip("cv2")
 
+from flownet import pipeline  # noqa: E402
 from flownet.pipeline import fuse, refine_fn  # noqa: E402
 from flownet.classical import import_cv2  # noqa: E402
 
@@ -68,3 +69,57 @@ def test_none_is_the_network_alone():
         return torch.zeros(1, 2, *a.shape[-2:])
 
     assert refine_fn(flow_fn, "none") is flow_fn
+
+
+def test_warp_error_reads_u_rightwards_and_v_downwards():
+    """The brightness error of a horizontal translation is ~0 under the true flow (u, 0) and large under (0, u):
+    catches a u/v swap in ``warp_error`` (the reference shift is np.roll, not our warping)."""
+    cv2 = import_cv2()
+    rng = np.random.default_rng(0)
+    gray1 = cv2.GaussianBlur(rng.integers(0, 256, (64, 80)).astype(np.uint8), (5, 5), 1.5)
+    gray2 = np.roll(gray1, 4, axis=1)  # content moves 4 px right: gray2(x + 4) = gray1(x)
+    flow = np.zeros((64, 80, 2), np.float32)
+    flow[..., 0] = 4
+    inner = (slice(8, -8), slice(8, -8))
+    assert pipeline.warp_error(cv2, gray1, gray2, flow, 3)[inner].max() < 0.5
+    assert pipeline.warp_error(cv2, gray1, gray2, flow[..., ::-1].copy(), 3)[inner].mean() > 5
+
+
+def test_fuse_keeps_the_network_where_consistent_dis_matches_worse():
+    """DIS's flow is self-consistent (backward = -forward) but wrong; the network's is right: the brightness
+    comparison keeps the network's. Catches ``fuse`` without the comparison (it would take DIS's everywhere)."""
+    cv2 = import_cv2()
+    img1, img2 = textured_pair((2, 1))
+    gray = [np.rint(x[0].mean(0).numpy() * 255).astype(np.uint8) for x in (img1, img2)]
+    h, w = gray[0].shape
+    net = np.zeros((h, w, 2), np.float32)
+    net[...] = (2, 1)
+    dis_fw = np.zeros((h, w, 2), np.float32)
+    dis_fw[...] = (-3, 2)
+    out = fuse(cv2, gray[0], gray[1], net, dis_fw, -dis_fw)
+    assert np.allclose(out[8:-8, 8:-8], (2, 1))
+
+
+@pytest.mark.parametrize("refine", ["fuse", "variational"])
+def test_variational_pass_refines_a_float64_flow(refine):
+    """A network whose flow comes as float64 (OpenCV then refines a converted copy): the refined flow must still
+    improve on it. Catches ignoring the flow that ``VariationalRefinement.calc`` returns."""
+    shift = (3, -2)
+    img1, img2 = textured_pair(shift)
+
+    def biased64(a, b):
+        return (torch.tensor([shift[0] + 0.6, shift[1] - 0.4], dtype=torch.float64)[None, :, None, None]
+                .expand(1, 2, *a.shape[-2:]))
+
+    before = epe_inside(biased64(img1, img2).float(), shift)
+    after = epe_inside(refine_fn(biased64, refine)(img1, img2).float(), shift)
+    assert after < 0.75 * before, (before, after)
+
+
+def test_images_too_small_for_opencv_are_a_clear_error():
+    """8 x 8 images: a FlowNetError saying so, not OpenCV's exception from inside DIS."""
+    from flownet.errors import FlowNetError
+
+    tiny = torch.rand(1, 3, 8, 8)
+    with pytest.raises(FlowNetError, match="too small"):
+        refine_fn(lambda a, b: torch.zeros(1, 2, 8, 8), "fuse")(tiny, tiny)

@@ -8,9 +8,11 @@ so that ``--help`` is quick and only ``train`` (and ``plot``'s figure code) load
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..alloc import keep_large_blocks
+from .. import __version__
 from ..errors import FlowNetError
 from . import bench, data, evaluate, export, infer, interpolate, plot, train, viz
 from .common import Parser
@@ -20,7 +22,9 @@ COMMANDS = (train, evaluate, infer, viz, plot, interpolate, bench, export, data)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="flownet",
-                    description="Optical flow with FlowNetS: train, evaluate, infer, visualise, interpolate.")
+                    description="Optical flow with FlowNetS and RAFT-lite: train, evaluate, infer, visualise, "
+                                "interpolate.")
+    parser.add_argument("--version", action="version", version=f"flownet {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -37,9 +41,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+INPUTS = ("img1", "img2", "frame0", "frame1", "flow", "arrows", "gt", "data")  # the commands' input arguments
+
+
+def refuse_overwriting_inputs(args: argparse.Namespace) -> None:
+    """A FlowNetError when ``-o`` names one of the command's input files (it would be overwritten)."""
+    out = getattr(args, "output", None)
+    if not out or not os.path.exists(out):
+        return
+    for name in INPUTS:
+        value = getattr(args, name, None)
+        if isinstance(value, (str, os.PathLike)) and os.path.exists(value) and os.path.samefile(out, value):
+            raise FlowNetError(f"-o names an input ({name}): choose another output; nothing was written", out)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = parse(argv)
+        refuse_overwriting_inputs(args)
         keep_large_blocks()  # large tensors from the heap, not fresh memory maps (flownet.alloc)
         return args.func(args)
     except FlowNetError as e:

@@ -158,7 +158,7 @@ def synthesis_model(args: argparse.Namespace):
     from ..weights import default_checkpoint, load_model
 
     path = args.synthesis_checkpoint or default_checkpoint("synthesis")
-    model = load_model(path)
+    model = load_model(path, pick_device(getattr(args, "device", "auto")))
     if not isinstance(model, SynthesisNet):
         raise FlowNetError("not the weights of a synthesis network", path)
     return model

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
     p.add_argument("--interp", action="store_true",
                    help="evaluate frame interpolation instead: --data is a folder of triplet folders (frame0, gt = "
-                        "the true middle frame, frame1); PSNR and SSIM of each --synthesis on each --flow, frame "
+                        "the true frame at t, frame1; t from t.txt when there is one, else 0.5); PSNR and SSIM of each --synthesis on each --flow, frame "
                         "repeat and linear blend")
     p.add_argument("--data", required=True,
                    help="dataset folder (Flying Chairs, Middlebury <Seq>/flow10.flo, MPI-Sintel, KITTI 2015) or a "
@@ -30,8 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="auto", choices=["auto", "train", "val", "all"],
                    help=f"Flying Chairs: the validation split (official FlyingChairs_train_val.txt, else a seeded "
                         f"0.8/0.2 split), the training split or all pairs; auto = val, but all for folders of under "
-                        f"{SMALL_FOLDER} pairs or without validation pairs. Other layouts: every pair with ground "
-                        f"truth (auto or all)")
+                        f"{SMALL_FOLDER} pairs or without validation pairs. Other layouts: auto = all; train / val "
+                        f"= the seeded split of whole scenes that flownet train uses")
     add_model_options(p)
     p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
                    help="--epe only: evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) "
@@ -70,15 +70,18 @@ def listed(text: str, choices: tuple[str, ...], flag: str) -> list[str]:
 
 def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str, str]:
     """The pairs to score, their split ('auto' resolved) and a sentence saying which they are."""
-    from ..datasets import dataset_pairs, detect_format
+    from ..datasets import dataset_pairs, detect_format, split_pairs
 
     fmt = detect_format(Path(data)) if fmt == "auto" else fmt
     if fmt != "chairs":
-        if split in ("train", "val"):
-            raise FlowNetError(f"--split {split}: only Flying Chairs folders have a split; this {fmt} data is "
-                               "scored whole (leave --split out)")
-        pairs = dataset_pairs(data, "all", fmt)
-        return pairs, "all", f"all {len(pairs)} pairs of {data} ({fmt})"
+        every = dataset_pairs(data, "all", fmt)
+        if split in ("auto", "all"):
+            return every, "all", f"all {len(every)} pairs of {data} ({fmt})"
+        pairs = split_pairs(every, split)
+        if not pairs:
+            raise FlowNetError(f"the {split} split of these {len(every)} pairs is empty: use --split all", data)
+        return pairs, split, (f"{len(pairs)} of {len(every)} pairs of {data} ({fmt}): the {split} split, whole "
+                              "scenes (as flownet train holds them out)")
     every = dataset_pairs(data, "all", fmt)
     if split == "auto":
         val = dataset_pairs(data, "val", fmt)
