@@ -43,7 +43,8 @@ def test_help(command):
 
 def test_zero_baseline_matches_an_independent_computation(tiny_chairs, tmp_path):
     report = tmp_path / "zero.json"
-    out = flownet("eval", "--epe", "--baseline", "zero", "--split", "all", "--data", tiny_chairs, "--json", report)
+    out = flownet("eval", "--epe", "--model", "none", "--baseline", "zero", "--split", "all", "--data", tiny_chairs,
+                  "--json", report)
     result = json.loads(report.read_text())
     assert set(result) >= {"epe", "px1", "px3", "px5", "fl_all", "n", "seconds_per_pair"}
     assert result["n"] == 16
@@ -53,9 +54,20 @@ def test_zero_baseline_matches_an_independent_computation(tiny_chairs, tmp_path)
     assert "zero flow" in out.stdout and "EPE" in out.stdout
 
 
+def test_baselines_are_rows_beside_the_model(tiny_chairs, tmp_path):
+    """--baseline adds rows to the model's, scored on the same pairs in one run (it used to replace the model)."""
+    report = tmp_path / "rows.json"
+    out = flownet("eval", "--epe", "--refine", "none", "--baseline", "zero,dis-medium", "--split", "all", "--data",
+                  tiny_chairs, "--json", report)
+    rows = json.loads(report.read_text())["rows"]
+    assert list(rows) == ["flownets_0.5.pt", "zero flow", "dis-medium"]
+    assert rows["zero flow"]["epe"] == pytest.approx(zero_flow_epe(sorted(tiny_chairs.glob("*_flow.flo"))), abs=1e-4)
+    assert all(name in out.stdout for name in rows)
+
+
 def test_zero_baseline_on_real_chairs(shared_data, tmp_path):
     report = tmp_path / "zero.json"
-    flownet("eval", "--epe", "--baseline", "zero", "--split", "all", "--data", shared_data / "flyingchairs",
+    flownet("eval", "--epe", "--model", "none", "--baseline", "zero", "--split", "all", "--data", shared_data / "flyingchairs",
             "--json", report)
     expected = zero_flow_epe(sorted((shared_data / "flyingchairs").glob("*_flow.flo")))
     assert json.loads(report.read_text())["epe"] == pytest.approx(expected, abs=1e-4)
@@ -63,7 +75,7 @@ def test_zero_baseline_on_real_chairs(shared_data, tmp_path):
 
 def test_zero_baseline_on_middlebury_masks_unknown_flow(shared_data, tmp_path):
     report = tmp_path / "zero.json"
-    flownet("eval", "--epe", "--baseline", "zero", "--data", shared_data / "middlebury", "--json", report)
+    flownet("eval", "--epe", "--model", "none", "--baseline", "zero", "--data", shared_data / "middlebury", "--json", report)
     result = json.loads(report.read_text())
     assert result["n"] == 8
     flows = sorted((shared_data / "middlebury").glob("*/flow10.flo"))
@@ -107,7 +119,7 @@ def test_shipped_model_meets_its_targets_and_infer_agrees(shared_data, tmp_path)
     except ImportError:
         pass
     else:
-        flownet("eval", "--epe", "--split", "all", "--data", chairs, "--baseline", "dis-fast", "--json",
+        flownet("eval", "--epe", "--split", "all", "--data", chairs, "--model", "none", "--baseline", "dis-fast", "--json",
                 tmp_path / "dis.json")
         assert c["epe"] < json.loads((tmp_path / "dis.json").read_text())["epe"]
     assert m["epe"] <= 0.75 * zero_flow_epe(sorted(middlebury.glob("*/flow10.flo")))
@@ -115,6 +127,17 @@ def test_shipped_model_meets_its_targets_and_infer_agrees(shared_data, tmp_path)
     gt = read_flo(chairs / "00002_flow.flo").astype(np.float64)
     own_epe = np.hypot(*(read_flo(tmp_path / "f.flo") - gt).transpose(2, 0, 1)).mean()
     assert own_epe == pytest.approx(c["pairs"]["00002"]["epe"], abs=1e-4)
+
+
+@pytest.mark.parametrize("data, measured", [("middlebury", 1.065), ("flyingchairs", 3.274)])
+def test_shipped_network_alone_stays_near_what_it_measured(shared_data, tmp_path, data, measured):
+    """The network by itself (--refine none: no DIS to rescue it), pair-mean EPE within 10 % of what the shipped
+    flownets_0.5.pt measured (2026-12-06, fp32 and bf16 alike): catches a broken or wrongly loaded network that the
+    fuse pipeline would hide."""
+    flownet("eval", "--epe", "--split", "all", "--data", shared_data / data, "--refine", "none", "--json",
+            tmp_path / "r.json")
+    epe = json.loads((tmp_path / "r.json").read_text())["pair_mean"]["epe"]
+    assert epe <= 1.10 * measured, epe
 
 
 def test_data_synth_writes_the_generated_pairs(tmp_path):
@@ -131,7 +154,7 @@ def test_data_synth_writes_the_generated_pairs(tmp_path):
 
 
 def test_user_errors_are_one_line_with_status_2(tmp_path):
-    for args in (["eval", "--epe", "--data", tmp_path / "missing", "--baseline", "zero"],
+    for args in (["eval", "--epe", "--data", tmp_path / "missing", "--model", "none", "--baseline", "zero"],
                  ["infer", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "f.flo"],
                  ["data", "synth", "--out", tmp_path / "x", "--count", "0"]):
         result = flownet(*args, check=False)
@@ -162,7 +185,7 @@ def test_flag_equal_to_its_default_wins_over_the_config(tmp_path):
 def test_eval_says_what_it_scored_and_scores_a_small_synthetic_folder(tmp_path):
     """data synth --count 4 has no validation pair (every fifth is one): eval scores all 4 and says so."""
     flownet("data", "synth", "--out", tmp_path / "d", "--count", "4", "--size", "64x64")
-    out = flownet("eval", "--epe", "--baseline", "zero", "--data", tmp_path / "d", "--json", tmp_path / "r.json")
+    out = flownet("eval", "--epe", "--model", "none", "--baseline", "zero", "--data", tmp_path / "d", "--json", tmp_path / "r.json")
     assert "all 4 pairs" in out.stdout and "--split val" in out.stdout
     result = json.loads((tmp_path / "r.json").read_text())
     assert result["n"] == 4 and result["split"] == "all"
@@ -183,7 +206,7 @@ def test_eval_split_auto_uses_the_validation_split_of_a_large_folder(tmp_path):
 
 
 def test_eval_on_the_shared_chairs_scores_all_three_pairs(shared_data, tmp_path):
-    out = flownet("eval", "--epe", "--baseline", "zero", "--data", shared_data / "flyingchairs",
+    out = flownet("eval", "--epe", "--model", "none", "--baseline", "zero", "--data", shared_data / "flyingchairs",
                   "--json", tmp_path / "r.json")
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 3 and "all 3 pairs" in out.stdout
 

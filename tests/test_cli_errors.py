@@ -100,7 +100,7 @@ def test_eval_corrupt_flo(files, tmp_path, content, words):
     for p in (files / "chairs").iterdir():
         (d / p.name).write_bytes(p.read_bytes())
     (d / "00001_flow.flo").write_bytes(content)
-    r = run("eval", "--epe", "--split", "all", "--baseline", "zero", "--data", d, "--json", "r.json", cwd=tmp_path)
+    r = run("eval", "--epe", "--split", "all", "--model", "none", "--baseline", "zero", "--data", d, "--json", "r.json", cwd=tmp_path)
     assert_one_line_error(r, "00001_flow.flo", *words)
     assert no_leftovers(tmp_path, "r.json")
 
@@ -115,7 +115,7 @@ def test_eval_non_finite_ground_truth_is_masked(files, tmp_path):
     flow[:32] = np.nan
     flow[32:40] = np.inf
     write_flo(d / "00001_flow.flo", flow)
-    r = run("eval", "--epe", "--split", "all", "--baseline", "zero", "--data", d, "--json", "r.json", cwd=tmp_path)
+    r = run("eval", "--epe", "--split", "all", "--model", "none", "--baseline", "zero", "--data", d, "--json", "r.json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     import json
 
@@ -160,10 +160,10 @@ MODEL = ["--checkpoint", "w.pt", "--device", "cpu"]
     (["interpolate", "frames", "-o", "out.mp4", "--fps", "-5", *MODEL], ["argument --fps", "-5"]),
     (["interpolate", "frames", "-o", "out.mp4", "--factor", "0", *MODEL], ["argument --factor"]),
     (["interpolate", "frames", "-o", "out.mp4", "--factor", "2", "--fps", "50", *MODEL], ["--factor", "--fps"]),
-    (["eval", "--interp", "--baseline", "zero", "--data", "frames", *MODEL], ["--baseline", "--interp"]),
+    (["eval", "--interp", "--model", "none", "--baseline", "zero", "--data", "frames", *MODEL], ["--baseline", "--interp"]),
     (["eval", "--epe", "--interp", "--data", "chairs", *MODEL], ["--epe", "--interp"]),
-    (["eval", "--epe", "--baseline", "zero", "--data", "chairs", "--json", "nodir/x.json"], ["nodir"]),
-    (["eval", "--epe", "--baseline", "zero", "--data", "chairs", "--split", "middle"], ["argument --split"]),
+    (["eval", "--epe", "--model", "none", "--baseline", "zero", "--data", "chairs", "--json", "nodir/x.json"], ["nodir"]),
+    (["eval", "--epe", "--model", "none", "--baseline", "zero", "--data", "chairs", "--split", "middle"], ["argument --split"]),
     (["infer", "a.png", "b.png", "-o", "f.png", "--max-flow", "5", *MODEL], ["--max-flow", "--save-as color"]),
     (["infer", "a.png", "b.png", "-o", "f.flo", "--save-as", "color", *MODEL], ["f.flo", ".png"]),
     (["infer", "a.png", "b.png", "-o", "f.png", "--max-flow", "-1", "--save-as", "color", *MODEL],

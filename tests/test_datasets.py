@@ -183,7 +183,7 @@ def test_eval_cli_on_a_list(pair_list, tmp_path):
     import subprocess
     import sys
 
-    r = subprocess.run([sys.executable, "-m", "flownet.cli", "eval", "--epe", "--baseline", "zero", "--data",
+    r = subprocess.run([sys.executable, "-m", "flownet.cli", "eval", "--epe", "--model", "none", "--baseline", "zero", "--data",
                         str(pair_list), "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads((tmp_path / "r.json").read_text())["n"] == 5

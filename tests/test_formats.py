@@ -132,7 +132,7 @@ def test_eval_masks_middlebury_unknown_flow(tmp_path):
                   for x in range(w) for y in range(h)}
         (tmp_path / seq / "flow10.flo").write_bytes(flo_bytes(w, h, lambda x, y: values[x, y]))
         known.append([np.hypot(*uv) for uv in values.values() if uv[0] < 1e9])
-    r = subprocess.run([sys.executable, "-m", "flownet.cli", "eval", "--epe", "--baseline", "zero", "--data",
+    r = subprocess.run([sys.executable, "-m", "flownet.cli", "eval", "--epe", "--model", "none", "--baseline", "zero", "--data",
                         str(tmp_path), "--json", str(tmp_path / "r.json")], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     result = json.loads((tmp_path / "r.json").read_text())

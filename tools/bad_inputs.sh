@@ -100,7 +100,7 @@ case_() {
   printf '%-28s %-4s %-5s %-5s %s%s\n' "$name" "$rc" "$trace" "$left" "$([ $ok = yes ] || echo 'FAIL ')" "${msg:0:150}"
 }
 CK="--checkpoint w025.pt --device cpu"
-EV="eval --epe --split all --baseline zero"
+EV="eval --epe --split all --model none --baseline zero"
 case_ infer-missing-image       2 o1.flo -- infer nope.png b.png -o o1.flo $CK
 case_ infer-empty-image         2 o2.flo -- infer empty.png b.png -o o2.flo $CK
 case_ infer-corrupt-image       2 o3.flo -- infer garbage.png b.png -o o3.flo $CK

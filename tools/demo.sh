@@ -20,7 +20,7 @@ fi
 
 echo "== 2. flow accuracy on them (model, then the zero-flow baseline)"
 $flownet eval --epe --data "$out/data" --split all "${checkpoint[@]}" --json "$out/eval.json"
-$flownet eval --epe --data "$out/data" --split all --baseline zero --json "$out/eval_zero.json"
+$flownet eval --epe --data "$out/data" --split all --model none --baseline zero --json "$out/eval_zero.json"
 
 echo "== 3. flow of one pair, as .flo and as a colour picture"
 $flownet infer "$out/data/00001_img1.ppm" "$out/data/00001_img2.ppm" -o "$out/flow.flo" "${checkpoint[@]}"

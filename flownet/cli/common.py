@@ -96,8 +96,8 @@ def pick_device(name: str = "auto") -> str:
 def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
     """--model, --checkpoint, --device, --precision and --refine, for the commands that run the flow model."""
     p.add_argument("--model", default="flownets", metavar="NAME",
-                   help=f"{when}flow model whose shipped weights to use: flownets or flownets-stack "
-                        "(checkpoints/NAME_*.pt)")
+                   help=f"{when}flow model whose shipped weights to use: flownets or raft-lite (the file the "
+                        "registry names in checkpoints/)")
     p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint of --model); the file "
                                         "names its model")
     p.add_argument("--device", default="auto", help=f"{when}cpu, cuda, cuda:N or auto (CUDA when available)")

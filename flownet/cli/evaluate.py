@@ -9,6 +9,7 @@ from ..errors import FlowNetError
 from .common import (FLOWS, SYNTHESES, add_command, add_model_options, add_synthesis_options, check_writable,
                      chosen_flow, chosen_synthesis, model_flow)
 
+BASELINES = ("zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback")  # of --baseline
 SMALL_FOLDER = 50  # Flying Chairs folders with fewer pairs are scored whole by default (--split auto)
 
 
@@ -33,9 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         f"{SMALL_FOLDER} pairs or without validation pairs. Other layouts: auto = all; train / val "
                         f"= the seeded split of whole scenes that flownet train uses")
     add_model_options(p)
-    p.add_argument("--baseline", choices=["zero", "dis-ultrafast", "dis-fast", "dis-medium", "farneback"],
-                   help="--epe only: evaluate a baseline instead of a model: zero flow, or OpenCV's DIS (3 presets) "
-                        "or Farneback")
+    p.add_argument("--baseline", metavar="NAME[,NAME]",
+                   help=f"--epe only: also score these baselines, a row each beside the model's (--model none: "
+                        f"the baselines alone): {', '.join(BASELINES)}")
     p.add_argument("--flow",
                    help=f"--interp only: flows to interpolate along, comma-separated, from {', '.join(FLOWS)} "
                         "(default: model,dis-medium)")
@@ -98,23 +99,34 @@ def chosen_pairs(data: str, split: str, fmt: str) -> tuple[list, str, str]:
 
 
 def run_epe(args: argparse.Namespace) -> int:
+    """One row for the model (unless --model none) and one per --baseline, scored on the same pairs in one run.
+    The JSON holds the one row's fields at the top, or with several rows {"rows": {name: fields}}."""
     from ..evaluate import evaluate_epe, format_table, zero_flow_fn
     from ..fileutil import write_json
 
+    baselines = listed(args.baseline, BASELINES, "--baseline") if args.baseline else []
+    if args.model == "none" and not baselines:
+        raise FlowNetError("--model none leaves nothing to score: add --baseline NAME")
     pairs, split, which = chosen_pairs(args.data, args.split, args.format)
     print(f"scoring {which}")
-    if args.baseline == "zero":
-        name, flow_fn = "zero flow", zero_flow_fn
-    elif args.baseline:
+    flows = {}
+    if args.model != "none":
+        flow_fn, name = model_flow(args)
+        flows[name] = flow_fn
+    for baseline in baselines:
         from ..classical import classical_flow_fn
 
-        name, flow_fn = args.baseline, classical_flow_fn(args.baseline)
-    else:
-        flow_fn, name = model_flow(args)
-    result = evaluate_epe(pairs, flow_fn)
-    print(format_table({name: result}))
+        flows["zero flow" if baseline == "zero" else baseline] = (
+            zero_flow_fn if baseline == "zero" else classical_flow_fn(baseline))
+    results = {name: evaluate_epe(pairs, flow_fn) for name, flow_fn in flows.items()}
+    print(format_table(results))
     if args.json:
-        write_json(args.json, {"method": name, "data": str(args.data), "split": split, "scored": which, **result})
+        about = {"data": str(args.data), "split": split, "scored": which}
+        if len(results) == 1:
+            (name, result), = results.items()
+            write_json(args.json, {"method": name, **about, **result})
+        else:
+            write_json(args.json, {**about, "rows": results})
         print(f"results written to {args.json}")
     return 0
 
