@@ -102,19 +102,24 @@ def random_crop(sample: Sample, size: tuple[int, int], random_place: bool = True
     return {k: v[..., y : y + ch, x : x + cw] if torch.is_tensor(v) else v for k, v in sample.items()}
 
 
+FLOW_KEYS = ("flow", "f01", "f10")  # the flows a sample may hold
+
+
 def flip_sample(sample: Sample, horizontal: bool, vertical: bool) -> Sample:
-    """Mirror a sample; the flow component along each mirrored axis changes sign."""
+    """Mirror a sample (its images, masks and flows: "flow", or a triplet's "f01" and "f10"); the component of
+    each flow along a mirrored axis changes sign."""
     s = dict(sample)
     for axis, on, comp in ((-1, horizontal, 0), (-2, vertical, 1)):
         if not on:
             continue
-        for k in ("img0", "img1", "img2", "gt", "flow", "valid"):
+        for k in ("img0", "img1", "img2", "gt", "valid", *FLOW_KEYS):
             if k in s:
                 s[k] = s[k].flip(axis)
-        if "flow" in s:
-            sign = torch.ones(2, 1, 1, dtype=s["flow"].dtype)
-            sign[comp] = -1
-            s["flow"] = s["flow"] * sign
+        for k in FLOW_KEYS:
+            if k in s:
+                sign = torch.ones(2, 1, 1, dtype=s[k].dtype)
+                sign[comp] = -1
+                s[k] = s[k] * sign
     return s
 
 

@@ -28,7 +28,7 @@ from . import io
 from .errors import FlowNetError
 from .fileutil import atomic_folder
 from .types import FlowFn
-from .warp import backward_warp, consistency_mask, intermediate_flows
+from .warp import backward_warp, blend, consistency_mask, intermediate_flows
 
 SAME_LEVEL = 1.5 / 255  # largest absolute difference of frames that count as identical
 CUT_RESIDUAL = 0.10  # mean |I0 - I1 warped to I0| above which no flow explains the pair (a scene cut) ...
@@ -82,12 +82,7 @@ def warp_blend(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: floa
     warped1, inside1 = backward_warp(img1, ft1)
     seen_in_1 = backward_warp(flows.seen0, ft0)[0]  # the point's frame-0 pixel has a match in frame 1
     seen_in_0 = backward_warp(flows.seen1, ft1)[0]
-    w0 = (1 - t) * seen_in_0 * inside0
-    w1 = t * seen_in_1 * inside1
-    blend = (1 - t) * warped0 + t * warped1
-    total = w0 + w1
-    out = torch.where(total > 1e-3, (w0 * warped0 + w1 * warped1) / total.clamp_min(1e-3), blend)
-    return out.clamp(0, 1)
+    return blend(warped0, warped1, t, seen_in_0 * inside0, seen_in_1 * inside1).clamp(0, 1)
 
 
 def learned_synthesis(model: torch.nn.Module) -> Synthesis:

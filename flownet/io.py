@@ -196,6 +196,11 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1).contiguous() if x.shape[1] == 1 else x
 
 
+def quantised(img: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] rounded to the 8-bit levels a written frame has (values still in [0, 1])."""
+    return (img.clamp(0, 1) * 255).round() / 255
+
+
 def tensor_to_image(img: torch.Tensor) -> np.ndarray:
     """1 x 3 x H x W or 3 x H x W tensor in [0, 1] -> H x W x 3 uint8 (rounded, as written to files)."""
     if img.dim() == 4:

@@ -1,4 +1,5 @@
-"""End-point error, accuracy thresholds, Fl-all, the FlowNet multiscale and RAFT sequence training losses; PSNR and SSIM of frames.
+"""End-point error, accuracy thresholds, Fl-all, the training losses (FlowNet's multiscale, RAFT's sequence);
+PSNR and SSIM of frames.
 
 Shapes: flows B x 2 x H x W in pixels; ``valid`` B x H x W (bool or 0/1), True where the ground truth is known;
 images B x C x H x W in [0, 1].
@@ -6,7 +7,6 @@ images B x C x H x W in [0, 1].
 
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
@@ -105,9 +105,10 @@ def sequence_loss(preds: list[torch.Tensor], gt: torch.Tensor, valid: torch.Tens
 
 
 def psnr(img: torch.Tensor, ref: torch.Tensor) -> float:
-    """Peak signal-to-noise ratio in dB of images in [0, 1] (mean squared error over all pixels and channels)."""
-    mse = (img.double() - ref.double()).square().mean().item()
-    return float("inf") if mse == 0 else 10 * math.log10(1 / mse)
+    """Peak signal-to-noise ratio in dB of B x C x H x W images in [0, 1]: each image's (mean squared error over its
+    pixels and channels), averaged over the batch; infinite for identical images."""
+    mse = (img.double() - ref.double()).square().flatten(1).mean(1)
+    return (10 * torch.log10(1 / mse)).mean().item()
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:

@@ -9,7 +9,6 @@ Loss: L1 on the frame plus L1 on its horizontal and vertical differences (the gr
 from __future__ import annotations
 
 import copy
-import math
 import os
 import random
 from dataclasses import dataclass
@@ -21,7 +20,11 @@ import torch.nn.functional as F
 
 from .models.synthesis import SynthesisNet
 from .types import FlowFn
-from .warp import backward_warp, intermediate_flows
+from .data import flip_sample
+from .io import quantised
+from .metrics import psnr
+from .schedule import Schedule
+from .warp import backward_warp, blend, intermediate_flows
 
 
 @dataclass
@@ -71,12 +74,7 @@ def crop_batch(triplets: list[Triplet], batch: int, crop: int, rng: random.Rando
         t = tr.t
         if rng.random() < 0.5:  # time reversal: the frame at t from I0 is the frame at 1 - t from I1
             s["img0"], s["img1"], s["f01"], s["f10"], t = s["img1"], s["img0"], s["f10"], s["f01"], 1 - t
-        if rng.random() < 0.5:
-            s = {k: v.flip(-1) for k, v in s.items()}
-            s["f01"][0], s["f10"][0] = -s["f01"][0], -s["f10"][0]
-        if rng.random() < 0.5:
-            s = {k: v.flip(-2) for k, v in s.items()}
-            s["f01"][1], s["f10"][1] = -s["f01"][1], -s["f10"][1]
+        s = flip_sample(s, rng.random() < 0.5, rng.random() < 0.5)
         for k in keys:
             out[k].append(s[k])
         out["t"].append(torch.tensor(t))
@@ -93,16 +91,10 @@ def plain_blend(b: dict[str, torch.Tensor]) -> torch.Tensor:
     """The untrained reference: both frames warped to t along Super SloMo's intermediate flows, blended."""
     t = b["t"].reshape(-1, 1, 1, 1)
     ft0, ft1 = intermediate_flows(b["f01"], b["f10"], t)
-    return (1 - t) * backward_warp(b["img0"], ft0)[0] + t * backward_warp(b["img1"], ft1)[0]
+    return blend(backward_warp(b["img0"], ft0)[0], backward_warp(b["img1"], ft1)[0], t)
 
 
-def psnr_batch(pred: torch.Tensor, gt: torch.Tensor) -> float:
-    """Mean PSNR (dB) of 8-bit-quantised predictions."""
-    mse = ((pred.clamp(0, 1) * 255).round() / 255 - gt).square().flatten(1).mean(1).clamp_min(1e-10)
-    return (10 * torch.log10(1 / mse)).mean().item()
-
-
-def fit(model: SynthesisNet, triplets: list[Triplet], steps: int, batch: int = 8, crop: int = 192,
+def train_steps(model: SynthesisNet, triplets: list[Triplet], steps: int, batch: int = 8, crop: int = 192,
         lr: float = 3e-4, seed: int = 0, log: Callable[[int, float], None] | None = None,
         start: int = 0, total: int | None = None, optimizer: torch.optim.Optimizer | None = None
         ) -> torch.optim.Optimizer:
@@ -110,13 +102,11 @@ def fit(model: SynthesisNet, triplets: list[Triplet], steps: int, batch: int = 8
     Adam, cosine decay to 5 % after a short warm-up); returns the optimiser, for saving and resuming."""
     rng = random.Random(seed + start)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    total = total or steps
-    warmup = min(200, total // 10)
+    schedule = Schedule("cosine", total or steps, warmup=min(200, (total or steps) // 10))
     model.train()
     for step in range(start, steps):
-        scale = (step + 1) / warmup if step < warmup else 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total))
         for g in optimizer.param_groups:
-            g["lr"] = lr * scale
+            g["lr"] = lr * schedule(step)
         b = crop_batch(triplets, batch, crop, rng)
         loss = synthesis_loss(model(b["img0"], b["img1"], b["f01"], b["f10"], b["t"]), b["gt"])
         optimizer.zero_grad(set_to_none=True)
@@ -137,8 +127,8 @@ def validate(model: SynthesisNet, triplets: list[Triplet], crop: int = 256, batc
     ours, plain = [], []
     for _ in range(batches):
         b = crop_batch(triplets, 4, crop, rng)
-        ours.append(psnr_batch(model(b["img0"], b["img1"], b["f01"], b["f10"], b["t"]), b["gt"]))
-        plain.append(psnr_batch(plain_blend(b), b["gt"]))
+        ours.append(psnr(quantised(model(b["img0"], b["img1"], b["f01"], b["f10"], b["t"])), b["gt"]))
+        plain.append(psnr(quantised(plain_blend(b)), b["gt"]))
     return sum(ours) / len(ours), sum(plain) / len(plain)
 
 
@@ -160,5 +150,5 @@ def adapt(model: SynthesisNet, triplets: list[Triplet], steps: int = 200, lr: fl
           log: Callable[[int, float], None] | None = None) -> SynthesisNet:
     """A copy of ``model`` fine-tuned on one video's own ``triplets`` (``flownet interpolate --adapt``)."""
     tuned = copy.deepcopy(model)
-    fit(tuned, triplets, steps, batch=4, crop=128, lr=lr, log=log)
+    train_steps(tuned, triplets, steps, batch=4, crop=128, lr=lr, log=log)
     return tuned

@@ -55,7 +55,7 @@ def clip_sources(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return sources
 
 
-def fit(img: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
+def cover_crop(img: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
     """A 1 x 3 x H x W image scaled to cover ``size`` (H, W) and centre-cropped to it, quantised to 8 bits."""
     if size is not None:
         h, w = img.shape[-2:]
@@ -65,7 +65,7 @@ def fit(img: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:
             img = F.interpolate(img, covered, mode="bilinear", antialias=True, align_corners=False)
         top, left = (covered[0] - size[0]) // 2, (covered[1] - size[1]) // 2
         img = img[..., top : top + size[0], left : left + size[1]]
-    return (img.clamp(0, 1) * 255).round() / 255
+    return io.quantised(img)
 
 
 def is_static(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -100,7 +100,7 @@ def video_triplets(paths: Iterable[str | os.PathLike] | None = None, step: int =
             if window and size is None and frame.shape[:2] != window[-1].shape[-2:]:
                 raise FlowNetError(f"frame {name} is {frame.shape[1]}x{frame.shape[0]}, the one before "
                                    f"{window[-1].shape[-1]}x{window[-1].shape[-2]}", source)
-            window.append(fit(io.image_to_tensor(frame), size))
+            window.append(cover_crop(io.image_to_tensor(frame), size))
             start = index - step
             if start < 0 or start % stride:
                 continue

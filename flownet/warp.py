@@ -12,6 +12,16 @@ import torch
 import torch.nn.functional as F
 
 
+def blend(warped0: torch.Tensor, warped1: torch.Tensor, t: float | torch.Tensor, seen0: float | torch.Tensor = 1.0,
+          seen1: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """The frame at t from both frames warped to t: weights (1 - t) ``seen0`` and t ``seen1`` (each frame's
+    visibility there, as Super SloMo's), normalised; where both vanish, the plain blend (1 - t) I0 + t I1."""
+    w0, w1 = (1 - t) * seen0, t * seen1
+    total = w0 + w1
+    plain = (1 - t) * warped0 + t * warped1
+    return torch.where(total > 1e-3, (w0 * warped0 + w1 * warped1) / torch.as_tensor(total).clamp_min(1e-3), plain)
+
+
 def sample_grid(flow: torch.Tensor) -> torch.Tensor:
     """The normalised ``grid_sample`` grid (B x H x W x 2) of the positions x + flow."""
     b, _, h, w = flow.shape

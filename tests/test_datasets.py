@@ -7,7 +7,7 @@ import torch
 from flownet.data import PairDataset
 from flownet.datamodule import FlowDataModule
 from flownet.errors import FlowNetError
-from flownet.datasets import dataset_pairs, detect_format, seeded_split, split_pairs
+from flownet.datasets import dataset_pairs, detect_format, seeded_split
 from flownet.evaluate import evaluate_epe, zero_flow_fn
 from flownet.io import write_flo, write_image
 from test_formats import png16_bytes

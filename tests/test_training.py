@@ -14,7 +14,8 @@ from torch import nn
 from flownet import FlowNetError, FlowNetS, load_model
 from flownet.metrics import epe, multiscale_loss
 from flownet.synth import SynthConfig, render_pairs
-from flownet.training import FlowNetModule, Schedule, TrainConfig, parameter_groups, train
+from flownet.schedule import Schedule
+from flownet.training import FlowNetModule, TrainConfig, parameter_groups, train
 from flownet.weights import read_checkpoint, save_weights
 
 

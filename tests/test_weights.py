@@ -1,6 +1,5 @@
 """Which weights the commands load by default."""
 
-import shutil
 
 import pytest
 

@@ -18,7 +18,9 @@ import torch
 
 from flownet.evaluate import model_flow_fn
 from flownet.pipeline import refine_fn
-from flownet.synthesis_training import Triplet, adapt, plain_blend, psnr_batch, video_training_triplets
+from flownet.io import quantised
+from flownet.metrics import psnr
+from flownet.synthesis_training import Triplet, adapt, plain_blend, video_training_triplets
 from flownet.video import count_frames
 from flownet.weights import default_checkpoint, load_model
 
@@ -31,7 +33,7 @@ def score(model, triplets: list[Triplet]) -> float:
         b = {"img0": tr.img0[None].float() / 255, "img1": tr.img1[None].float() / 255,
              "f01": tr.f01[None].float(), "f10": tr.f10[None].float(), "t": torch.tensor([tr.t])}
         out = plain_blend(b) if model is None else model.eval()(b["img0"], b["img1"], b["f01"], b["f10"], b["t"])
-        values.append(psnr_batch(out, tr.gt[None].float() / 255))
+        values.append(psnr(quantised(out), tr.gt[None].float() / 255))
     return sum(values) / len(values)
 
 

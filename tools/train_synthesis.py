@@ -31,7 +31,7 @@ from flownet.io import image_to_tensor
 from flownet.models.synthesis import SynthesisNet
 from flownet.pipeline import refine_fn
 from flownet.synth import SynthConfig
-from flownet.synthesis_training import Triplet, fit, validate, with_flows
+from flownet.synthesis_training import Triplet, train_steps, validate, with_flows
 from flownet.triplets import default_clips
 from flownet.weights import load_model, save_weights
 
@@ -127,8 +127,8 @@ def main() -> int:
     t0 = time.time()
     while start < args.steps:
         end = min(start + 100, args.steps)
-        opt = fit(model, train, end, args.batch, args.crop, args.lr, start=start, total=args.steps, optimizer=opt,
-                  log=lambda step, loss: losses.append(loss))
+        opt = train_steps(model, train, end, args.batch, args.crop, args.lr, start=start, total=args.steps,
+                          optimizer=opt, log=lambda step, loss: losses.append(loss))
         start = end
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": start}, args.out / "last.pt")
         line = f"{start},{sum(losses[-100:]) / len(losses[-100:]):.5f}"

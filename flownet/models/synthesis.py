@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..warp import backward_warp, consistency_mask, intermediate_flows
+from ..warp import backward_warp, blend, consistency_mask, intermediate_flows
 
 FLOW_SCALE = 20.0  # flows enter and leave the network divided by this
 IN_CHANNELS = 4 * 3 + 2 * 2 + 3  # frames, warped frames, intermediate flows; consistency, warp difference, t
@@ -108,8 +108,7 @@ class SynthesisNet(nn.Module):
         ft1 = ft1 + FLOW_SCALE * y[:, 2:4]
         vis = torch.sigmoid(y[:, 4:5] + PRIOR * (seen1 - seen0))
         warped0, warped1 = backward_warp(img0, ft0)[0], backward_warp(img1, ft1)[0]
-        w0, w1 = (1 - t) * vis, t * (1 - vis)
-        frame = (w0 * warped0 + w1 * warped1) / (w0 + w1).clamp_min(1e-6) + y[:, 5:8]
+        frame = blend(warped0, warped1, t, vis, 1 - vis) + y[:, 5:8]
         return frame[..., :h, :w]
 
     def config_dict(self) -> dict:
