@@ -115,7 +115,7 @@ def _triplet_files(folder: Path) -> tuple[Path, Path, Path] | None:
 
 
 INTERP_BASELINES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
-    "frame repeat": lambda f0, f1, t: f0 if t < 0.5 else f1,
+    "frame repeat": lambda f0, f1, t: f0 if t <= 0.5 else f1,
     "linear blend": lambda f0, f1, t: (1 - t) * f0 + t * f1,
 }
 

@@ -15,6 +15,7 @@ are not warped: frames before t = 0.5 repeat I0, the others I1. Images are B x 3
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -157,55 +158,68 @@ def interpolate_to_folder(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowF
 
 
 # ----------------------------------------------------------------------------------------------- sequences
-def output_times(fps_in: Fraction, fps_out: Fraction) -> Iterator[tuple[int, Fraction]]:
-    """For a stream resampled from ``fps_in`` to ``fps_out``: (input interval i, time t in [0, 1)) of each output
-    frame, in order, without end (the caller stops at the last interval)."""
-    step = fps_in / fps_out  # input frames per output frame
-    k = 0
-    while True:
-        s = k * step
-        yield int(s), s - int(s)
-        k += 1
+def interpolate_stream(frames: Iterator[tuple[Fraction, Fraction, np.ndarray]], flow_fn: FlowFn, fps_out: Fraction,
+                       synthesis: Synthesis = warp_blend, dedup: bool = False) -> Iterator[np.ndarray]:
+    """Resample timed frames ((time in seconds from the first frame, increasing; how long it shows; H x W x 3
+    uint8), as ``video.timed_frames`` gives them) to ``fps_out``, holding two input frames at a time.
 
-
-def interpolate_stream(frames: Iterator[np.ndarray], flow_fn: FlowFn, fps_in: Fraction, fps_out: Fraction,
-                       synthesis: Synthesis = warp_blend) -> Iterator[np.ndarray]:
-    """Resample a stream of H x W x 3 uint8 frames to ``fps_out``, holding only two input frames at a time.
-
-    n input frames give every output frame at times k / fps_out up to the last input frame's time, so an integer
-    factor f = fps_out / fps_in gives (n - 1) f + 1 frames."""
-    times = output_times(fps_in, fps_out)
-    i, t = next(times)
-    prev, index = None, -1
-    for index, frame in enumerate(frames):
+    Output frame k shows time k / ``fps_out``, for every k with that time before the end of the input (the last
+    frame's time + how long it shows): the duration is kept, and an integer factor f gives n f frames. A time that
+    falls on an input frame is that frame; one between two frames is made from them (their flows computed once);
+    after the last frame, the last frame. ``dedup``: frames identical to the one before are dropped, so that the
+    motion is spread over the time the repeats held (anime on twos, pulldown)."""
+    k, prev, count = 0, None, 0
+    for time, shows, frame in frames:
         cur = io.image_to_tensor(frame)
         if prev is not None:
             if cur.shape != prev.shape:
-                raise FlowNetError(f"frame {index} is {frame.shape[1]}x{frame.shape[0]}, the one before "
+                raise FlowNetError(f"frame {count} is {frame.shape[1]}x{frame.shape[0]}, the one before "
                                    f"{prev.shape[-1]}x{prev.shape[-2]}")
+            if time <= prev_time:
+                raise FlowNetError(f"frame {count} does not come after the one before it (time {float(time):.4f} s)")
+            if dedup and is_same(prev, cur):
+                count += 1
+                continue
             flows = None
-            while i == index - 1:  # output frames between input frames index-1 and index
+            while k / fps_out < time:  # output frames between the previous input frame and this one
+                t = (k / fps_out - prev_time) / (time - prev_time)
                 if t == 0:
                     yield io.tensor_to_image(prev)
                 else:
                     flows = flows or pair_flows(prev, cur, flow_fn)
                     yield io.tensor_to_image(frame_at(prev, cur, flows, float(t), synthesis))
-                i, t = next(times)
-        prev = cur
-    if index < 1:
+                k += 1
+        prev, prev_time, last_shows, count = cur, time, shows, count + 1
+    if count < 2:
         raise FlowNetError("fewer than two frames")
-    if i == index and t == 0:
+    while k / fps_out < prev_time + last_shows:
         yield io.tensor_to_image(prev)
+        k += 1
+
+
+def check_rate(fps_out: Fraction, seconds: float | None, gif: bool, limits: tuple[float, float, float]) -> None:
+    """A FlowNetError for an output above ``limits`` = (frames/s, frames/s of a GIF, hours): rates and lengths
+    unlikely to be meant (GIF players hold each frame a whole 1/100 s: faster GIFs play slowed down)."""
+    fps, gif_fps, hours = limits
+    problem = (f"{float(fps_out):g} fps is above {fps:g} fps" if fps_out > fps else
+               f"a GIF at {float(fps_out):g} fps plays slowed down (GIF frames last whole 1/100 s; above {gif_fps:g} "
+               "fps players stretch them)" if gif and fps_out > gif_fps else
+               f"the output would last {seconds / 3600:.1f} hours" if seconds and seconds > 3600 * hours else None)
+    if problem:
+        raise FlowNetError(f"{problem}: add --force if you mean it")
 
 
 def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow_fn: FlowFn,
-                         factor: int | None = None, fps: float | None = None, input_fps: float | None = None,
+                         factor: int | None = None, fps: Fraction | None = None, input_fps: Fraction | None = None,
                          crf: int | None = None, progress: bool = True,
-                         say: Callable[[str], None] = lambda message: None, synthesis: Synthesis = warp_blend) -> int:
+                         say: Callable[[str], None] = lambda message: None, synthesis: Synthesis = warp_blend,
+                         dedup: bool = False, limits: tuple[float, float, float] | None = None) -> int:
     """Raise the frame rate of a video (or a folder of frames, in name order, at ``input_fps``: default 25) by
-    ``factor``, or resample it to ``fps``; write a video (``flownet.video.ENCODERS``: quality ``crf``, the source's
-    colours and audio kept) or a folder of PNG frames. ``say`` receives notes for the user (frame order, assumed
-    frame rate, audio left out). Returns the number of frames written."""
+    ``factor``, or resample it to ``fps``, keeping its duration and its frames' own times (variable frame rates);
+    write a video (``flownet.video.ENCODERS``: quality ``crf``, the source's colours and audio kept) or a folder of
+    PNG frames. ``dedup``: see ``interpolate_stream``; ``limits``: refuse what ``check_rate`` finds above them.
+    ``say`` receives notes for the user (frame order, assumed frame rate, audio left out). Returns the number of frames
+    written."""
     from tqdm import tqdm
 
     from . import video
@@ -221,34 +235,38 @@ def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow
     if (factor is None) == (fps is None):
         raise FlowNetError("give either --factor or --fps")
     if input_fps is not None and input_fps <= 0:
-        raise FlowNetError(f"--input-fps must be positive, got {input_fps:g}")
+        raise FlowNetError(f"--input-fps must be positive, got {float(input_fps):g}")
     info = None
     if source.is_dir():
         files = video.frame_files(source)
-        total = len(files)
-        fps_in = Fraction(25) if input_fps is None else Fraction(input_fps).limit_denominator(1001)
-        say(f"{total} frames in name order, {files[0].name} to {files[-1].name}, at {float(fps_in):g} fps"
+        fps_in = Fraction(25) if input_fps is None else Fraction(input_fps)
+        seconds = len(files) / fps_in
+        say(f"{len(files)} frames in name order, {files[0].name} to {files[-1].name}, at {float(fps_in):g} fps"
             + (" (the default for a folder: set it with --input-fps)" if input_fps is None else ""))
     else:
         video.check_video(source)
         info = video.probe(source)
         if info.fps is None or info.fps <= 0:
             raise FlowNetError("the video does not say its frame rate", source)
+        if info.bits > 8:
+            raise FlowNetError(f"a {info.bits}-bit video ({info.pix_fmt}): flownet makes 8-bit frames and would "
+                               "drop the extra bits; convert it first (ffmpeg -i IN -pix_fmt yuv420p OUT)", source)
         if input_fps is not None:
             raise FlowNetError(f"--input-fps is for a folder of frames: the video says its rate "
                                f"({float(info.fps):g} fps)", source)
-        fps_in, total = info.fps, info.frames
+        fps_in, seconds = info.fps, info.duration
         if info.audio and (not to_video or out.suffix.lower() == ".gif"):
             say(f"{'GIF' if to_video else 'a folder of frames'} holds no sound: the audio track is left out")
-    fps_out = fps_in * factor if factor is not None else Fraction(fps).limit_denominator(1001)
+    fps_out = fps_in * factor if factor is not None else Fraction(fps)
     if fps_out <= 0:
         raise FlowNetError("the output frame rate must be positive")
-    expected = None if total is None else int((total - 1) * fps_out / fps_in) + 1
-    frames = (frame for _, frame in video.iter_frames(source))
+    if limits:
+        check_rate(fps_out, seconds, to_video and out.suffix.lower() == ".gif", limits)
+    expected = None if seconds is None else math.ceil(seconds * fps_out - 1e-6)
+    frames = video.timed_frames(source, fps_in)
     try:
-        with tqdm(interpolate_stream(frames, flow_fn, fps_in, fps_out, synthesis), total=expected,
-                  desc="interpolate",
-                  unit="frame", disable=not progress) as stream:
+        with tqdm(interpolate_stream(frames, flow_fn, fps_out, synthesis, dedup), total=expected,
+                  desc="interpolate", unit="frame", disable=not progress) as stream:
             if not to_video:
                 return write_frames(stream, out)
             audio = source if info is not None and info.audio else None

@@ -1,6 +1,9 @@
-"""Video files and folders of frames: reading frames, probing a video (frame rate, colour, audio), writing one.
+"""Video files and folders of frames: reading frames with their times, probing a video (frame rate, colour, bit
+depth, audio), writing one.
 
-Everything goes through the ffmpeg binary that imageio-ffmpeg ships. Frames are H x W x 3 uint8 RGB arrays. Written
+Videos are probed and decoded with PyAV (exact rates, each frame's presentation time, colour tags as the codec
+reports them: better than reading ``ffmpeg -i``'s human text); they are written through the ffmpeg binary that
+imageio-ffmpeg ships. Frames are H x W x 3 uint8 RGB arrays. Written
 videos keep what the source declares where the container can: its pixel format's chroma layout, colour range and
 colour space (RGB is converted back with the source's matrix and range), and its audio track, which is copied (or
 re-encoded when the new container cannot hold it). Writers are atomic: the video appears complete or not at all.
@@ -9,7 +12,6 @@ re-encoded when the new container cannot hold it). Writers are atomic: the video
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -45,9 +47,9 @@ def ffmpeg_exe() -> str:
 # ----------------------------------------------------------------------------------------------- probing
 @dataclass(frozen=True)
 class VideoInfo:
-    """What ``ffmpeg -i`` says about a video's first video stream (None: not declared)."""
+    """What the container says about a video's first video stream (None: not declared)."""
 
-    fps: Fraction | None
+    fps: Fraction | None  # the average frame rate (a variable-rate video's frames carry their own times)
     duration: float | None  # seconds
     size: tuple[int, int]  # width, height as stored
     pix_fmt: str
@@ -56,55 +58,57 @@ class VideoInfo:
     color_primaries: str | None = None
     color_trc: str | None = None
     audio: str | None = None  # codec of the first audio stream
+    bits: int = 8  # per colour component
+    frame_count: int | None = None  # as the container counts them
 
     @property
     def frames(self) -> int | None:
-        """The number of frames, estimated from the duration and the frame rate."""
+        """The number of frames: the container's count, else estimated from the duration and the frame rate."""
+        if self.frame_count:
+            return self.frame_count
         return None if self.fps is None or self.duration is None else round(self.duration * self.fps)
 
 
-_VIDEO_LINE = re.compile(r"Stream #\d+:\d+\S*: Video: [^,]+, (?P<pix>\w+)(?:\((?P<extra>[^)]*)\))?, "
-                         r"(?P<w>\d+)x(?P<h>\d+)")
-_AUDIO_LINE = re.compile(r"Stream #\d+:\d+\S*: Audio: (?P<codec>\w+)")
-_FPS = re.compile(r", (\d+(?:\.\d+)?)(k?) fps")
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+# FFmpeg's names of its colour enumerations (libavutil/pixfmt.h), as ffmpeg's options take them
+RANGES = {1: "tv", 2: "pc"}
+SPACES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco", 9: "bt2020nc",
+          10: "bt2020c"}
+PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film", 9: "bt2020",
+             10: "smpte428", 11: "smpte431", 12: "smpte432"}
+TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear", 13: "iec61966-2-1",
+             14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67"}
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Frame rate, duration, size, pixel format, colour description and audio of a video file."""
+    """Frame rate, duration, size, pixel format and bit depth, colour description and audio of a video file, as
+    its container and codec declare them (PyAV)."""
+    import av
+
     path = Path(path)
     if not path.is_file():
         raise FlowNetError("no such video", path)
-    text = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
-                          errors="replace", stdin=subprocess.DEVNULL).stderr
-    return parse_probe(text, path)
-
-
-def parse_probe(text: str, path: str | os.PathLike | None = None) -> VideoInfo:
-    """A ``VideoInfo`` from the text ``ffmpeg -i`` prints."""
-    line = next((ln for ln in text.splitlines() if _VIDEO_LINE.search(ln)), None)
-    if line is None:
-        raise FlowNetError("cannot read the video (ffmpeg finds no video stream in it)", path)
-    m = _VIDEO_LINE.search(line)
-    pix, colour = m["pix"], {}
-    for item in (m["extra"] or "").split(","):
-        item = item.strip()
-        if item in ("tv", "pc"):
-            colour["color_range"] = item
-        elif "/" in item:  # space/primaries/transfer when they differ
-            names = [None if n in ("unknown", "reserved") else n for n in item.split("/")]
-            colour.update(zip(("colorspace", "color_primaries", "color_trc"), names))
-        elif item in MATRICES or item in ("rgb", "ycgco", "bt2020nc"):  # one name: all three agree
-            colour.update(colorspace=item, color_primaries=item, color_trc=item)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise FlowNetError("cannot read the video (no video stream in it)", path)
+            stream = container.streams.video[0]
+            cc = stream.codec_context
+            seconds = (stream.duration * stream.time_base if stream.duration else
+                       container.duration / 1e6 if container.duration else None)
+            audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+            pix = cc.pix_fmt or "unknown"
+            colour = {"color_range": RANGES.get(cc.color_range), "colorspace": SPACES.get(cc.colorspace),
+                      "color_primaries": PRIMARIES.get(cc.color_primaries), "color_trc": TRANSFERS.get(cc.color_trc)}
+            bits = max((c.bits for c in cc.format.components), default=8) if cc.format else 8
+            rate = stream.average_rate or stream.guessed_rate
+            size = (cc.width, cc.height)
+            count = stream.frames or None
+    except av.FFmpegError as e:
+        raise FlowNetError(f"cannot read the video ({type(e).__name__})", path) from None
     if pix.startswith("yuvj"):  # the old name of full-range YUV
         pix, colour["color_range"] = "yuv" + pix[4:], "pc"
-    fps = _FPS.search(line)
-    duration = _DURATION.search(text)
-    audio = _AUDIO_LINE.search(text)
-    return VideoInfo(
-        fps=Fraction(fps[1]).limit_denominator(1001) * (1000 if fps[2] else 1) if fps else None,
-        duration=int(duration[1]) * 3600 + int(duration[2]) * 60 + float(duration[3]) if duration else None,
-        size=(int(m["w"]), int(m["h"])), pix_fmt=pix, audio=audio["codec"] if audio else None, **colour)
+    return VideoInfo(fps=Fraction(rate) if rate else None, duration=None if seconds is None else float(seconds),
+                     size=size, pix_fmt=pix, audio=audio, bits=bits, frame_count=count, **colour)
 
 
 # ----------------------------------------------------------------------------------------------- reading
@@ -123,15 +127,35 @@ def iter_frames(source: Path) -> Iterator[tuple[str, np.ndarray]]:
         for f in frame_files(source):
             yield f.stem, io.read_image(f)
         return
+    for k, (_, _, frame) in enumerate(timed_frames(source)):
+        yield f"frame_{k:05d}", frame
+
+
+def timed_frames(source: Path, fps: Fraction | None = None) -> Iterator[tuple[Fraction, Fraction, np.ndarray]]:
+    """(time in seconds from the first frame, how long it shows, H x W x 3 uint8 RGB) for each frame: a video's own
+    presentation times and durations (variable frame rates included), or k / ``fps`` and 1 / ``fps`` for a folder
+    of images (in name order)."""
+    if source.is_dir():
+        for k, f in enumerate(frame_files(source)):
+            yield Fraction(k) / fps, 1 / Fraction(fps), io.read_image(f)
+        return
     check_video(source)
-    import imageio_ffmpeg
+    import av
 
     try:
-        reader = imageio_ffmpeg.read_frames(str(source))
-        w, h = next(reader)["size"]
-        for k, data in enumerate(reader):
-            yield f"frame_{k:05d}", np.frombuffer(data, np.uint8).reshape(h, w, 3).copy()
-    except (OSError, RuntimeError, KeyError, ValueError) as e:
+        with av.open(str(source)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            period = 1 / Fraction(stream.average_rate or stream.guessed_rate or 25)
+            start = None
+            for k, frame in enumerate(container.decode(stream)):
+                pts = Fraction(frame.pts) * stream.time_base if frame.pts is not None else k * period
+                start = pts if start is None else start
+                shows = Fraction(frame.duration) * stream.time_base if frame.duration else period
+                rgb = frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None,
+                                       dst_color_range="JPEG")
+                yield pts - start, shows, rgb
+    except (av.FFmpegError, IndexError) as e:
         raise FlowNetError(f"cannot read the video ({type(e).__name__})", source) from None
 
 

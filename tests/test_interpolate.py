@@ -212,17 +212,68 @@ def moving_frames(n: int, h: int = 48, w: int = 64, step: int = 2) -> list[np.nd
     return [(pattern(x - step * k, y)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for k in range(n)]
 
 
-def test_stream_frame_counts():
+def timed(frames: list[np.ndarray], fps: Fraction) -> list[tuple[Fraction, Fraction, np.ndarray]]:
+    return [(k / fps, 1 / fps, f) for k, f in enumerate(frames)]
+
+
+def test_stream_frame_counts_keep_the_duration():
+    """n frames at 10 fps last n / 10 s: x f gives n f frames (the old count, (n - 1) f + 1, ended 1/fps short);
+    20 -> 30 fps gives ceil(5 / 20 x 30) = 8."""
     zero = lambda a, b: torch.zeros(a.shape[0], 2, *a.shape[-2:])  # noqa: E731
     for factor in (2, 4):
-        out = list(interpolate_stream(iter(moving_frames(5)), zero, Fraction(10), Fraction(10 * factor)))
-        assert len(out) == (5 - 1) * factor + 1
+        out = list(interpolate_stream(iter(timed(moving_frames(5), Fraction(10))), zero, Fraction(10 * factor)))
+        assert len(out) == 5 * factor
     frames = moving_frames(5)
-    out = list(interpolate_stream(iter(frames), zero, Fraction(10), Fraction(20)))
+    out = list(interpolate_stream(iter(timed(frames, Fraction(10))), zero, Fraction(20)))
     assert all(np.array_equal(out[2 * k], frames[k]) for k in range(5))  # input frames pass through unchanged
-    assert len(list(interpolate_stream(iter(moving_frames(5)), zero, Fraction(20), Fraction(30)))) == 7
+    assert np.array_equal(out[-1], frames[-1])  # after the last frame: the last frame
+    assert len(list(interpolate_stream(iter(timed(moving_frames(5), Fraction(20))), zero, Fraction(30)))) == 8
     with pytest.raises(FlowNetError, match="fewer than two"):
-        list(interpolate_stream(iter(moving_frames(1)), zero, Fraction(10), Fraction(20)))
+        list(interpolate_stream(iter(timed(moving_frames(1), Fraction(10))), zero, Fraction(20)))
+
+
+def test_stream_follows_each_frames_own_time():
+    """A variable frame rate: frames at 0, 0.1 and 0.4 s; at 10 fps the output frame at 0.2 s lies a third of the way
+    from the second frame to the third. Catches resampling by frame index (it would put it at 0.2 s = frame 2)."""
+    times = []
+
+    def at(img0, img1, flows, t):
+        times.append(round(t, 6))
+        return (1 - t) * img0 + t * img1
+
+    frames = moving_frames(3)
+    out = list(interpolate_stream(iter(zip([Fraction(0), Fraction(1, 10), Fraction(4, 10)], [Fraction(1, 10)] * 3,
+                                           frames)),
+                                  lambda a, b: torch.zeros(a.shape[0], 2, *a.shape[-2:]), Fraction(10), synthesis=at))
+    assert len(out) == 5 and times == [round(1 / 3, 6), round(2 / 3, 6)]
+    assert np.array_equal(out[1], frames[1]) and np.array_equal(out[4], frames[2])
+
+
+def test_flows_are_computed_once_per_pair():
+    """x 4: three frames between each pair share one flow call (both directions batched in it)."""
+    calls = []
+
+    def counting(a, b):
+        calls.append(a.shape[0])
+        return torch.zeros(a.shape[0], 2, *a.shape[-2:])
+
+    list(interpolate_stream(iter(timed(moving_frames(4), Fraction(10))), counting, Fraction(40)))
+    assert calls == [2, 2, 2]  # one call per pair, each with the pair's two directions
+
+
+def test_dedup_spreads_the_motion_over_repeated_frames():
+    """Frames A A B at 10 fps with --dedup: B's time stays 0.2 s and the output at 0.1 s is made halfway from A to
+    B, not a copy of the repeat."""
+    times = []
+
+    def at(img0, img1, flows, t):
+        times.append(t)
+        return img0
+
+    a, b = moving_frames(2)
+    list(interpolate_stream(iter(timed([a, a.copy(), b], Fraction(10))), lambda p, q: torch.zeros(p.shape[0], 2,
+                            *p.shape[-2:]), Fraction(10), synthesis=at, dedup=True))
+    assert times == [0.5]
 
 
 def test_video_round_trip(tmp_path):
@@ -234,11 +285,11 @@ def test_video_round_trip(tmp_path):
             writer.append_data(frame)
     exact = lambda a, b: torch.cat([constant_flow(48, 64, 2, 0), constant_flow(48, 64, -2, 0)]).float()  # noqa: E731
     out = tmp_path / "out.mp4"
-    assert interpolate_sequence(src, out, exact, factor=2, progress=False) == 11
+    assert interpolate_sequence(src, out, exact, factor=2, progress=False) == 12
     with iio2.get_reader(out, format="FFMPEG") as reader:
         assert reader.get_meta_data()["fps"] == pytest.approx(20)
         frames = [f for f in reader]
-    assert len(frames) == 11 and frames[0].shape == (48, 64, 3)
+    assert len(frames) == 12 and frames[0].shape == (48, 64, 3)
     assert not list(tmp_path.glob(".*"))  # no temporary file left
 
 
@@ -248,5 +299,5 @@ def test_folder_of_frames(tmp_path):
     for k, frame in enumerate(moving_frames(3)):
         io.write_image(src / f"f{k}.png", frame)
     zero = lambda a, b: torch.zeros(a.shape[0], 2, *a.shape[-2:])  # noqa: E731
-    assert interpolate_sequence(src, tmp_path / "out", zero, factor=4, progress=False) == 9
-    assert sorted(p.name for p in (tmp_path / "out").iterdir())[-1] == "00008.png"
+    assert interpolate_sequence(src, tmp_path / "out", zero, factor=4, progress=False) == 12
+    assert sorted(p.name for p in (tmp_path / "out").iterdir())[-1] == "00011.png"

@@ -142,7 +142,7 @@ def test_interpolate_adapt_through_the_command(tmp_path):
                         "--adapt-steps", "2", "--synthesis-checkpoint", tmp_path / "synthesis_tiny.pt", "--refine",
                         "none", "-o", tmp_path / "out.mp4"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert "adapting the synthesis to" in r.stderr and "9 frames written" in r.stdout
+    assert "adapting the synthesis to" in r.stderr and "10 frames written" in r.stdout
     bad = subprocess.run([sys.executable, "-m", "flownet.cli", "interpolate", clip, "--adapt", "--synthesis", "warp",
                           "-o", tmp_path / "x.mp4"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and not (tmp_path / "x.mp4").exists()

@@ -1,9 +1,10 @@
 """Video as users expect: audio kept, colour range kept, a quality setting, GIF/WebM/MKV, folders of frames.
 
 Inputs are made by ffmpeg's own generators (lavfi testsrc / sine), and outputs are checked by decoding them with the
-ffmpeg binary and by reading ``ffmpeg -i``'s text here: not with our reader or our probe parser.
+ffmpeg binary and by reading ``ffmpeg -i``'s text here: not with our reader or our probe.
 """
 
+import math
 import re
 import subprocess
 import sys
@@ -59,7 +60,7 @@ def tone_clip(path, seconds=1.0, hz=440):
 
 def test_interpolate_keeps_the_audio_track(tmp_path):
     """`flownet interpolate IN.mp4 --factor 2 -o OUT.mp4` (the command, the shipped model): the output's audio
-    decodes to the same tone for the same time, and the video has (n - 1) x 2 + 1 frames at twice the rate."""
+    decodes to the same tone for the same time, and the video has 2 n frames at twice the rate (its duration)."""
     src = tone_clip(tmp_path / "in.mp4")
     r = subprocess.run([sys.executable, "-m", "flownet.cli", "interpolate", src, "--factor", "2", "-o",
                         tmp_path / "out.mp4", "--device", "cpu"], capture_output=True, text=True)
@@ -68,7 +69,7 @@ def test_interpolate_keeps_the_audio_track(tmp_path):
     assert abs(len(after) - len(before)) / RATE < 0.03 and abs(len(after) / RATE - 1.0) < 0.05
     assert dominant_frequency(before) == pytest.approx(440, abs=2)
     assert dominant_frequency(after) == pytest.approx(440, abs=2)
-    assert len(decoded_frames(tmp_path / "out.mp4")) == 19
+    assert len(decoded_frames(tmp_path / "out.mp4")) == 20
     assert re.search(r"Video: h264.*, 20 fps", ffmpeg_says(tmp_path / "out.mp4"))
 
 
@@ -114,7 +115,7 @@ def test_folder_of_frames_to_each_container(tmp_path, suffix, codec):
     notes = []
     n = interpolate_sequence(frames_folder(tmp_path / "f"), tmp_path / f"out{suffix}", zero_flow_fn, factor=2,
                              input_fps=10, progress=False, say=notes.append)
-    assert n == 9 and len(decoded_frames(tmp_path / f"out{suffix}")) == 9
+    assert n == 10 and len(decoded_frames(tmp_path / f"out{suffix}")) == 10
     assert re.search(rf"Video: {codec}.*, 20 fps", ffmpeg_says(tmp_path / f"out{suffix}"))
     assert notes == ["5 frames in name order, a.png to e.png, at 10 fps"]
 
@@ -174,19 +175,70 @@ def test_interrupted_writing_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
-def test_probe_reads_what_ffmpeg_prints():
-    text = """Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'x.mp4':
-  Duration: 00:01:02.50, start: 0.000000, bitrate: 84 kb/s
-  Stream #0:0[0x1](und): Video: h264 (High) (avc1 / 0x31637661), yuvj420p(pc, bt470bg/unknown/gamma28, progressive), \
-640x360 [SAR 1:1 DAR 16:9], 16 kb/s, 29.97 fps, 29.97 tbr, 30k tbn (default)
-  Stream #0:1[0x2](und): Audio: aac (LC) (mp4a / 0x6134706D), 16000 Hz, mono, fltp, 50 kb/s (default)"""
-    info = video.parse_probe(text)
-    assert info.size == (640, 360) and info.pix_fmt == "yuv420p" and info.color_range == "pc"
-    assert (info.colorspace, info.color_primaries, info.color_trc) == ("bt470bg", None, "gamma28")
-    assert info.fps == Fraction(2997, 100) and info.duration == 62.5 and info.audio == "aac"
-    assert info.frames == 1873
-    plain = video.parse_probe("  Stream #0:0: Video: rawvideo (RGB[24] / 0x18424752), rgb24, 64x48, 10 fps")
-    assert (plain.pix_fmt, plain.color_range, plain.colorspace, plain.audio) == ("rgb24", None, None, None)
+def test_probe_reads_what_the_file_declares(tmp_path):
+    """A clip written by ffmpeg with known tags: full-range BT.601 (yuvj420p), 30000/1001 fps, AAC audio."""
+    path = tmp_path / "tagged.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=30000/1001:duration=1", "-f", "lavfi", "-i",
+           f"sine=frequency=440:sample_rate={RATE}:duration=1", "-pix_fmt", "yuvj420p", "-colorspace", "bt470bg",
+           "-c:a", "aac", path)
+    info = video.probe(path)
+    assert info.size == (64, 48) and info.pix_fmt == "yuv420p" and info.color_range == "pc" and info.bits == 8
+    assert info.colorspace == "bt470bg" and info.audio == "aac"
+    assert info.fps == Fraction(30000, 1001) and info.frames == 30
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-pix_fmt", "yuv420p10le", "-c:v", "libx264",
+           tmp_path / "ten.mp4")
+    assert video.probe(tmp_path / "ten.mp4").bits == 10
+
+
+def duration_of(path) -> float:
+    """The duration ffmpeg prints for a file (not our probe)."""
+    text = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    h, m, s = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text).groups()
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def test_variable_frame_rate_input_keeps_its_duration(tmp_path):
+    """10 frames at 0 ... 0.4 s and 1.0 ... 1.4 s (a 0.5 s gap): x2 is placed at the frames' own times and lasts
+    1.5 s. Catches resampling by frame index at the average rate (the old output of such an input was too long)."""
+    src = tmp_path / "vfr.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-vf", "setpts='PTS+gte(N,5)*0.5/TB'",
+           "-fps_mode", "vfr", "-pix_fmt", "yuv420p", src)
+    assert duration_of(src) == pytest.approx(1.5, abs=0.02)
+    n = interpolate_sequence(src, tmp_path / "out.mp4", zero_flow_fn, factor=2, progress=False)
+    fps_out = 2 * video.probe(src).fps
+    assert n == math.ceil(1.5 * fps_out - 1e-6)
+    assert duration_of(tmp_path / "out.mp4") == pytest.approx(1.5, abs=1 / float(fps_out) + 0.01)
+
+
+def test_ntsc_rate_gives_the_exact_count_and_duration(tmp_path):
+    """--fps 60000/1001 from 2 s at 25 fps: ceil(2 x 60000/1001) = 120 frames, written at exactly 60000/1001."""
+    src = tone_clip(tmp_path / "in.mp4", seconds=2.0)
+    r = flownet_cli("interpolate", src, "--fps", "60000/1001", "--flow", "dis-fast", "--synthesis", "warp", "-o",
+                    tmp_path / "out.mp4")
+    assert r.returncode == 0, r.stderr
+    assert len(decoded_frames(tmp_path / "out.mp4")) == 120
+    assert re.search(r"59\.94 fps", ffmpeg_says(tmp_path / "out.mp4"))
+    assert duration_of(tmp_path / "out.mp4") == pytest.approx(2.0, abs=0.03)
+
+
+def test_ten_bit_video_is_refused_in_one_line(tmp_path):
+    src = tmp_path / "ten.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-pix_fmt", "yuv420p10le", "-c:v", "libx264",
+           src)
+    r = flownet_cli("interpolate", src, "--factor", "2", "-o", tmp_path / "out.mp4", "--flow", "dis-fast")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "10-bit" in r.stderr, r.stderr
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("args, words", [(["--fps", "100000"], "above 240 fps"),
+                                         (["--fps", "60", "-o", "out.gif"], "GIF at 60 fps")])
+def test_absurd_rates_need_force(tmp_path, args, words):
+    src = tone_clip(tmp_path / "in.mp4")
+    out = [] if "-o" in args else ["-o", "out.mp4"]
+    r = subprocess.run([sys.executable, "-m", "flownet.cli", "interpolate", src, *args, *out, "--flow", "dis-fast"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 2 and words in r.stderr and "--force" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
 def flownet_cli(*args):
@@ -218,6 +270,6 @@ def test_cli_flow_choice_is_the_flow_used(tmp_path):
     assert "3 frames in name order, a.png to c.png, at 25 fps (the default" in r.stderr
     interpolate_sequence(folder, tmp_path / "lib", classical_flow_fn("dis-fast"), factor=2, progress=False)
     names = sorted(p.name for p in (tmp_path / "lib").iterdir())
-    assert names == sorted(p.name for p in (tmp_path / "cli").iterdir()) and len(names) == 5
+    assert names == sorted(p.name for p in (tmp_path / "cli").iterdir()) and len(names) == 6
     for name in names:
         assert np.array_equal(io.read_image(tmp_path / "cli" / name), io.read_image(tmp_path / "lib" / name))

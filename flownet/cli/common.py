@@ -78,6 +78,19 @@ def above_zero(text: str) -> float:
     return value
 
 
+def frame_rate(text: str):
+    """An argparse type: a frame rate above 0, exact: '60000/1001', '30' or '29.97' (a ``Fraction``)."""
+    from fractions import Fraction
+
+    try:
+        value = Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a frame rate (e.g. 30, 29.97 or 30000/1001): '{text}'") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {text}")
+    return value
+
+
 def pick_device(name: str = "auto") -> str:
     """'auto' = CUDA when available, else CPU; a device that this machine or this torch lacks is a FlowNetError."""
     import torch

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 from ..errors import FlowNetError
-from .common import (FLOWS, above_zero, add_command, add_model_options, add_synthesis_options, at_least,
-                     chosen_flow, chosen_synthesis, synthesis_model)
+from .common import (FLOWS, add_command, add_model_options, add_synthesis_options, at_least, chosen_flow,
+                     chosen_synthesis, frame_rate, synthesis_model)
 
 MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above which --force is needed
+LIMITS = (240, 50, 1)  # video output: fps, GIF fps and hours above which --force is needed
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,15 +31,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                      "frames into the folder -o, named by their time")
     p.add_argument("--factor", type=at_least(2), help="video or frames: multiply the frame rate by this integer, "
                                                      "any of 2, 3, 4, ... (default: 2)")
-    p.add_argument("--fps", type=above_zero, help="video or frames: resample to this frame rate instead")
-    p.add_argument("--input-fps", type=above_zero, help="folder of frames: its frame rate (default: 25)")
+    p.add_argument("--fps", type=frame_rate, help="video or frames: resample to this frame rate instead, exactly "
+                                                "as given: 60, 59.94 or 60000/1001")
+    p.add_argument("--input-fps", type=frame_rate, help="folder of frames: its frame rate (default: 25)")
+    p.add_argument("--dedup", action="store_true",
+                   help="video or frames: drop frames identical to the one before and spread the motion over the "
+                        "time they held (animation on twos, telecined film)")
     p.add_argument("--crf", type=int, help="video output quality, lower is better: H.264 (.mp4 .mkv .mov .m4v) "
                                            "0-51, 18 by default; VP9 (.webm) 0-63, 31 by default")
     p.add_argument("--adapt", action="store_true",
                    help="video or frames: first fine-tune the learned synthesis on the input's own triplets "
                         "(frames i, i+1, i+2 spread over it; --adapt-steps steps, a few minutes on a CPU)")
     p.add_argument("--adapt-steps", type=at_least(1), default=200, help="optimiser steps of --adapt")
-    p.add_argument("--force", action="store_true", help=f"allow more than {MAX_FRAMES} frames per pair")
+    p.add_argument("--force", action="store_true",
+                   help=f"allow what is refused as unlikely to be meant: more than {MAX_FRAMES} frames per pair, "
+                        f"over {LIMITS[0]} fps, a GIF over {LIMITS[1]} fps, over {LIMITS[2]} hour of video")
     p.add_argument("--flow", default="model", choices=FLOWS,
                    help="flow to interpolate along: our model (with --refine), or OpenCV's DIS / Farneback")
     add_synthesis_options(p)
@@ -55,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
         return run_sequence(args)
     if args.adapt:
         raise FlowNetError("--adapt is for a video or a folder of frames (it learns from their triplets)")
-    if any(v is not None for v in (args.factor, args.fps, args.input_fps, args.crf)):
-        raise FlowNetError("--factor, --fps, --input-fps and --crf are for a video or a folder of frames; for two "
-                           "images use --t or --frames")
+    if any(v is not None for v in (args.factor, args.fps, args.input_fps, args.crf)) or args.dedup:
+        raise FlowNetError("--factor, --fps, --input-fps, --crf and --dedup are for a video or a folder of frames; "
+                           "for two images use --t or --frames")
     if args.frames is not None and args.t is not None:
         raise FlowNetError("--t and --frames exclude each other: one frame at --t, or --frames evenly spaced ones")
     if args.frames is not None and Path(args.output).suffix:
@@ -111,6 +118,7 @@ def run_sequence(args: argparse.Namespace) -> int:
     else:
         synthesis = chosen_synthesis(args, args.synthesis)
     n = interpolate_sequence(args.frame0, args.output, flow_fn, factor, args.fps, args.input_fps, args.crf,
-                             say=lambda message: print(message, file=sys.stderr), synthesis=synthesis)
+                             say=lambda message: print(message, file=sys.stderr), synthesis=synthesis,
+                             dedup=args.dedup, limits=None if args.force else LIMITS)
     print(f"{n} frames written to {args.output}")
     return 0
