@@ -168,7 +168,9 @@ def interpolate_stream(frames: Iterator[tuple[Fraction, Fraction, np.ndarray]], 
     falls on an input frame is that frame; one between two frames is made from them (their flows computed once);
     after the last frame, the last frame. ``dedup``: frames identical to the one before are dropped, so that the
     motion is spread over the time the repeats held (anime on twos, pulldown)."""
-    k, prev, count = 0, None, 0
+    k, count = 0, 0
+    prev: torch.Tensor | None = None
+    prev_time = last_shows = Fraction(0)
     for time, shows, frame in frames:
         cur = io.image_to_tensor(frame)
         if prev is not None:
