@@ -12,6 +12,7 @@ class TrainConfig:
 
     data: str | None = None  # dataset folder or pair-list file (see data_format); None = the synthetic stream
     data_format: str = "auto"  # chairs, sintel, sintel-final, kitti, list, middlebury or auto
+    unsupervised: bool = False  # data is a video or a folder of frames without ground truth (flownet.unsupervised)
     augment: bool = True  # False: top-left crop, no flips, no jitter, no shuffling (deterministic input)
     out: str = "runs/flownets"
     model: str = "flownets"  # a flow model of flownet.models (flownets, flownets-stack, raft-lite)

@@ -67,6 +67,45 @@ class PairDataset(Dataset):
         return self.augment(sample) if self.augment else sample
 
 
+MAX_CLIP_SIDE = 640  # frames of a clip for self-supervised training are scaled down to this longer side
+
+
+class FramePairs(Dataset):
+    """Consecutive frames (k, k + 1) of a clip, without ground truth, for self-supervised training: samples
+    {"img1", "img2"}. ``frames``: 3 x H x W uint8 tensors (``read_clip``)."""
+
+    def __init__(self, frames: list[torch.Tensor], augment: "Augment | None" = None) -> None:
+        self.frames, self.augment = frames, augment
+
+    def __len__(self) -> int:
+        return len(self.frames) - 1
+
+    def __getitem__(self, index: int) -> Sample:
+        sample = {"img1": self.frames[index].float() / 255, "img2": self.frames[index + 1].float() / 255}
+        return self.augment(sample) if self.augment else sample
+
+
+def read_clip(source: str | os.PathLike, max_side: int = MAX_CLIP_SIDE) -> list[torch.Tensor]:
+    """The frames of a video or a folder of frames as 3 x H x W uint8 tensors, scaled down (the motion with them)
+    so that the longer side is at most ``max_side``; a frame identical to the one before is left out (it shows no
+    motion to learn from)."""
+    import torch.nn.functional as F
+
+    from .interpolate import is_same
+    from .video import iter_frames
+
+    frames: list[torch.Tensor] = []
+    for _, frame in iter_frames(Path(source)):
+        img = io.image_to_tensor(frame)
+        scale = max_side / max(img.shape[-2:])
+        if scale < 1:
+            img = F.interpolate(img, scale_factor=scale, mode="bilinear", antialias=True, align_corners=False)
+        if frames and is_same(frames[-1][None].float() / 255, img):
+            continue
+        frames.append((img[0] * 255).round().to(torch.uint8))
+    return frames
+
+
 # ----------------------------------------------------------------------------------------------- augmentation
 @dataclass(frozen=True)
 class Augment:

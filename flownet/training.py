@@ -22,16 +22,19 @@ from .errors import FlowNetError
 from .metrics import epe, multiscale_loss, sequence_loss
 from .models import FlowNetStack, RAFTLite, get_model
 from .schedule import Schedule
+from .unsupervised import unsupervised_loss
 from .weights import read_checkpoint, save_weights
 
 
 class FlowNetModule(pl.LightningModule):
-    """A flow model of the registry (``model``) + multiscale EPE loss; logs train/val EPE; optional exponential
-    moving average of the weights (``ema_decay`` > 0), which is then what validation uses and what gets exported."""
+    """A flow model of the registry (``model``) and its supervised loss (FlowNet's multiscale EPE, RAFT's sequence
+    loss), or with ``unsupervised`` the self-supervised loss of ``flownet.unsupervised`` on pairs without ground
+    truth; logs train/val EPE (val_loss without ground truth); optional exponential moving average of the weights
+    (``ema_decay`` > 0), which is then what validation uses and what gets exported."""
 
     def __init__(self, model: str = "flownets", model_config: dict | None = None, lr: float = 1e-4,
                  weight_decay: float = 4e-4, schedule: str = "multistep", milestones: tuple[float, ...] = (0.5, 0.75),
-                 warmup_steps: int = 0, ema_decay: float = 0.0) -> None:
+                 warmup_steps: int = 0, ema_decay: float = 0.0, unsupervised: bool = False) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = get_model(model, **(model_config or {}))
@@ -43,13 +46,18 @@ class FlowNetModule(pl.LightningModule):
         return self.ema_model if self.ema_model is not None else self.model
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if self.hparams.unsupervised:
+            img1, img2 = batch["img1"], batch["img2"]
+            flows = full_size_flows(self.model, self.model(torch.cat([img1, img2]), torch.cat([img2, img1])))
+            loss = unsupervised_loss([f[: len(img1)] for f in flows], [f[len(img1):] for f in flows], img1, img2)
+            self.log("train_loss", loss, prog_bar=True)
+            return loss
         preds = self.model(batch["img1"], batch["img2"])
         if isinstance(self.model, RAFTLite):  # every iteration's full-size flow, in pixels
-            loss, final = sequence_loss(preds, batch["flow"], batch["valid"]), preds[0]
+            loss = sequence_loss(preds, batch["flow"], batch["valid"])
         else:  # FlowNet's pyramid of flow / div_flow, from 1/4 of the size down
-            div = self.model.config.div_flow
-            loss = multiscale_loss(preds, batch["flow"], batch["valid"], div)
-            final = F.interpolate(preds[0].float(), scale_factor=4, mode="bilinear", align_corners=False) * div
+            loss = multiscale_loss(preds, batch["flow"], batch["valid"], self.model.config.div_flow)
+        final = full_size_flows(self.model, preds)[0]
         with torch.no_grad():
             train_epe = epe(final.detach(), batch["flow"], batch["valid"])
         self.log("train_loss", loss, prog_bar=False)
@@ -69,8 +77,14 @@ class FlowNetModule(pl.LightningModule):
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         model = self.eval_model.eval()
-        flow = model(batch["img1"], batch["img2"])
-        self.log("val_epe", epe(flow, batch["flow"], batch["valid"]), prog_bar=True, batch_size=1, sync_dist=True)
+        img1, img2 = batch["img1"], batch["img2"]
+        if self.hparams.unsupervised:
+            fw, bw = model(torch.cat([img1, img2]), torch.cat([img2, img1])).chunk(2)
+            self.log("val_loss", unsupervised_loss([fw], [bw], img1, img2), prog_bar=True, batch_size=1,
+                     sync_dist=True)
+        else:
+            flow = model(img1, img2)
+            self.log("val_epe", epe(flow, batch["flow"], batch["valid"]), prog_bar=True, batch_size=1, sync_dist=True)
         self.log("minutes", (time.monotonic() - self.started) / 60, batch_size=1)  # of this sitting
 
     def configure_optimizers(self):
@@ -87,6 +101,15 @@ class FlowNetModule(pl.LightningModule):
         sched = self.lr_schedulers()
         if sched is not None and sched.lr_lambdas[0].total != self.total_steps:
             sched.lr_lambdas[0].replan(sched.last_epoch, self.total_steps)
+
+
+def full_size_flows(model: nn.Module, preds: list[torch.Tensor]) -> list[torch.Tensor]:
+    """A model's training output as full-size flows in pixels, [final, ...]: RAFT-lite's every iteration as it is,
+    FlowNet's finest prediction (1/4 size, flow / div_flow) upsampled."""
+    if isinstance(model, RAFTLite):
+        return preds
+    return [F.interpolate(preds[0].float(), scale_factor=4, mode="bilinear", align_corners=False)
+            * model.config.div_flow]
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -115,18 +138,17 @@ def _train(cfg: TrainConfig) -> Path:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.resume and not Path(cfg.resume).is_file():
         raise FlowNetError("no checkpoint to resume from", cfg.resume)
-    data = FlowDataModule(cfg.data, cfg.batch_size, cfg.num_workers, cfg.crop, cfg.synthetic_length,
-                          synthetic_val=cfg.val_size, seed=cfg.seed, data_format=cfg.data_format,
-                          augment=cfg.augment, shuffle=cfg.augment, textures=cfg.textures)
+    data = FlowDataModule(cfg)
     data.setup("fit")  # bad data fails here, before Lightning prints anything or the run folder is made
     module = FlowNetModule(cfg.model, model_options(cfg), cfg.lr, cfg.weight_decay, cfg.schedule,
-                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay)
+                           warmup_steps=cfg.warmup_steps, ema_decay=cfg.ema_decay, unsupervised=cfg.unsupervised)
     if cfg.init:
         initialise(module, cfg.init)
     out = Path(cfg.out)
     check_creatable(out)
     ckpt_dir = out / "checkpoints"
-    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_epe", mode="min")
+    best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss" if cfg.unsupervised else "val_epe",
+                           mode="min")
     # every epoch, whether or not it improved (Lightning's save_last follows the best's saves only): --resume's start
     last = ModelCheckpoint(dirpath=ckpt_dir, filename="last", enable_version_counter=False)
     trainer = lightning_trainer(

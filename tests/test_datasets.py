@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from flownet.data import PairDataset
+from flownet.config import TrainConfig
 from flownet.datamodule import FlowDataModule
 from flownet.errors import FlowNetError
 from flownet.datasets import dataset_pairs, detect_format, seeded_split
@@ -159,7 +160,7 @@ def test_training_split_holds_out_whole_scenes(tmp_path):
     (tmp_path / "pairs.txt").write_text("\n".join(lines) + "\n")
     listed = dataset_pairs(tmp_path / "pairs.txt")
     assert len({p.scene for p in listed[:11]}) == 1 and len({p.scene for p in listed}) == 5
-    dm = FlowDataModule(str(tmp_path / "pairs.txt"), batch_size=1, num_workers=0, crop=(64, 64))
+    dm = FlowDataModule(TrainConfig(data=str(tmp_path / "pairs.txt"), batch_size=1, num_workers=0, crop=(64, 64)))
     dm.setup("fit")
     train, val = dm.train_set.pairs, dm.val_set.pairs
     assert train and val and len(train) + len(val) == len(listed)
@@ -169,7 +170,7 @@ def test_training_split_holds_out_whole_scenes(tmp_path):
 @pytest.mark.parametrize("name", ["sintel", "kitti", "pair_list"])
 def test_training_data_module(name, request):
     root = request.getfixturevalue(name)
-    dm = FlowDataModule(str(root), batch_size=2, num_workers=0, crop=(64, 64))
+    dm = FlowDataModule(TrainConfig(data=str(root), batch_size=2, num_workers=0, crop=(64, 64)))
     dm.setup("fit")
     assert isinstance(dm.train_set, PairDataset)
     assert len(dm.train_set) + len(dm.val_set) == len(dataset_pairs(root))

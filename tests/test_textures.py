@@ -188,9 +188,11 @@ def test_bad_texture_sources_are_one_line_errors(tmp_path):
 
 
 def test_training_data_module_streams_real_textures(photo_dir):
+    from flownet.config import TrainConfig
     from flownet.datamodule import FlowDataModule
 
-    data = FlowDataModule(None, batch_size=2, num_workers=0, crop=(64, 64), synthetic_length=4, textures=str(photo_dir))
+    data = FlowDataModule(TrainConfig(batch_size=2, num_workers=0, crop=(64, 64), synthetic_length=4,
+                                      textures=str(photo_dir)))
     data.setup("fit")
     assert len(data.train_set.textures) == 2
     batch = next(iter(data.train_dataloader()))

@@ -32,6 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", default=d.data_format,
                    choices=["auto", "chairs", "sintel", "sintel-final", "kitti", "list"],
                    help="layout of --data (auto: detected); non-Chairs data get a seeded 0.8/0.2 split")
+    p.add_argument("--unsupervised", action="store_true", default=d.unsupervised,
+                   help="learn without ground truth from a video or folder of frames (--data): the flow that "
+                        "explains each frame by the next (census loss where both frames see the pixel, "
+                        "edge-aware smoothness); its last fifth is held out for validation. Start from trained "
+                        "weights (--init): it adapts a model to your footage")
     p.add_argument("--no-augment", action="store_true", default=not d.augment,
                    help="no random crop, flips, jitter or shuffling (a fixed top-left crop, pairs in order)")
     p.add_argument("--out", default=d.out, help="run folder")
@@ -129,6 +134,11 @@ def config_of(args: argparse.Namespace) -> TrainConfig:
     if any(c % 64 for c in args.crop):
         raise FlowNetError(f"--crop {size_text(args.crop)}: height and width must be multiples of 64 "
                            f"(e.g. {size_text(tuple(max(64, c // 64 * 64) for c in args.crop))})")
+    from ..video import VIDEO_SUFFIXES
+
+    if args.unsupervised and (args.data == "synthetic" or Path(args.data).is_file()
+                              and Path(args.data).suffix.lower() not in VIDEO_SUFFIXES):
+        raise FlowNetError("--unsupervised learns from a video or a folder of frames: give one as --data")
     if args.textures and args.data != "synthetic":
         raise FlowNetError("--textures is for --data synthetic (the generated stream)")
     if args.textures and args.textures != "registry" and not Path(args.textures).is_dir():
