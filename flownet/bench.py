@@ -15,16 +15,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
 from .errors import FlowNetError
 from .precision import autocast, cpu_info, isa_level, native_bf16, resolve_precision
 
-WHATS = ("infer", "train", "data", "interp", "classical")
+WHATS = ("infer", "train", "data", "interp", "classical")  # "all"; "video" (minutes at 720p) only when asked
 CEILING_SHAPE = (256, 96, 128)  # channels (in = out), height, width of the ceiling's 3x3 convolution
 CUDA_CEILING_BATCH = 32
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -247,17 +249,16 @@ def bench_data(crop: tuple[int, int], batch: int, workers: int, batches: int, tr
             **{k: {"pairs_per_s": v, "ratio_to_train": v / train_pairs_per_s} for k, v in rates.items()}}
 
 
-def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3) -> None:
-    """A 25 fps video of ``count`` frames of a generated texture panning diagonally by ``step`` px per frame."""
-    from fractions import Fraction
-
+def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3, fps: Fraction = Fraction(25)
+                 ) -> None:
+    """A video at ``fps`` of ``count`` frames of a generated texture panning diagonally by ``step`` px per frame."""
     from .synth import textures
     from .video import write_video
 
     h, w = size
     tex = textures(torch.Generator().manual_seed(0), 1, h + step * count, w + step * count)[0]
     tex = (tex.permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
-    write_video((tex[k * step : k * step + h, k * step : k * step + w] for k in range(count)), path, Fraction(25))
+    write_video((tex[k * step : k * step + h, k * step : k * step + w] for k in range(count)), path, fps)
 
 
 def bench_interp(size: tuple[int, int], precision: str, frames: int = 12, factor: int = 2,
@@ -282,6 +283,87 @@ def bench_interp(size: tuple[int, int], precision: str, frames: int = 12, factor
     return {"size": list(size), "precision": precision, "input_frames": frames, "factor": factor,
             "output_frames": n, "frames_per_s": n / seconds,
             "s_per_new_frame": seconds / (n - frames)}  # each made frame, with its share of decoding and encoding
+
+
+MINTERPOLATE = "minterpolate=fps={fps}:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"  # ffmpeg's best CPU mode
+SAMPLE_CLIP = SHARED_DATA / "video" / "cockatoo.mp4"  # the video bench's clip where present (1280x720, 20 fps)
+
+
+def clip_frames(clip: Path | None, seconds: float) -> tuple[list, Fraction, str]:
+    """The first ``seconds`` of ``clip`` (default: ``SAMPLE_CLIP``, else a generated 1280x720 pan at 24 fps) as
+    H x W x 3 uint8 frames, with its frame rate and a name saying what it is."""
+    from .video import probe, timed_frames
+
+    if clip is None and SAMPLE_CLIP.is_file():
+        clip = SAMPLE_CLIP
+    if clip is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            moving_video(Path(tmp) / "pan.mp4", (720, 1280), round(24 * seconds), fps=Fraction(24))
+            return clip_frames(Path(tmp) / "pan.mp4", seconds)[0], Fraction(24), "a generated 1280x720 pan"
+    fps = probe(clip).fps
+    frames = [f for t, _, f in timed_frames(clip) if t < seconds]
+    return frames, fps, f"{clip.name} ({frames[0].shape[1]}x{frames[0].shape[0]}, {float(fps):g} fps)"
+
+
+def minterpolate(frames: list, fps: Fraction, out: Path | None = None) -> list:
+    """ffmpeg's minterpolate (``MINTERPOLATE``) of raw frames at ``fps`` to twice the rate: into the video ``out``
+    (H.264, CRF 18) or, without one, back as frames."""
+    from .video import ffmpeg_exe
+
+    h, w = frames[0].shape[:2]
+    sink = ["-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)] if out else \
+        ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps),
+           "-i", "-", "-vf", MINTERPOLATE.format(fps=2 * fps), *sink]
+    result = subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), capture_output=True)
+    if result.returncode:
+        raise FlowNetError(f"ffmpeg's minterpolate failed: {result.stderr.decode(errors='replace').strip()[-200:]}")
+    return [] if out else list(np.frombuffer(result.stdout, np.uint8).reshape(-1, h, w, 3))
+
+
+def dropped_frames_psnr(frames: list, made: list) -> float:
+    """Mean PSNR of the odd frames of ``made`` (a x2 of ``frames[0::2]``) against the dropped ``frames[1::2]``, over
+    those between two kept frames that ``made`` has (minterpolate leaves out its last three)."""
+    from .metrics import psnr
+
+    pairs = [(made[k], frames[k]) for k in range(1, min(len(frames) - 1, len(made)), 2)]
+    return sum(psnr(*(torch.from_numpy(np.asarray(x)).permute(2, 0, 1)[None].double() / 255 for x in p))
+               for p in pairs) / len(pairs)
+
+
+def bench_video(clip: Path | None = None, seconds: float = 2.0, qualities: tuple[str, ...] = ("fast", "balanced",
+                "best"), device: str = "cpu", precision: str = "auto") -> dict:
+    """The same x2 job for each ``--quality`` of flownet and for ffmpeg's minterpolate, on a cut of ``clip``: time
+    and output frames/s of video in, video out (H.264 both); and the drop-every-other-frame test: every other frame
+    of the cut left out, put back by x2 of the rest, PSNR against the real frames."""
+    from .interpolate import interpolate_sequence, interpolate_stream
+    from .presets import preset
+    from .video import probe, write_video
+
+    frames, fps, name = clip_frames(clip, seconds)
+    rows: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cut = Path(tmp) / "cut.mp4"
+        write_video(frames, cut, fps, crf=18)
+        half = [(Fraction(k) / (fps / 2), 2 / fps, f) for k, f in enumerate(frames[0::2])]
+        for quality in qualities:
+            flow_fn, synthesis = preset(quality, device, precision)
+            start = time.perf_counter()
+            n = interpolate_sequence(cut, Path(tmp) / f"{quality}.mp4", flow_fn, 2, progress=False,
+                                     synthesis=synthesis)
+            seconds_taken = time.perf_counter() - start
+            made = list(interpolate_stream(iter(half), flow_fn, fps, synthesis))
+            rows[f"flownet --quality {quality}"] = {"seconds": seconds_taken, "frames": n,
+                                                    "frames_per_s": n / seconds_taken,
+                                                    "psnr_dropped": dropped_frames_psnr(frames, made)}
+        start = time.perf_counter()
+        minterpolate(frames, fps, Path(tmp) / "mi.mp4")
+        seconds_taken = time.perf_counter() - start
+        n = probe(Path(tmp) / "mi.mp4").frames
+        made = minterpolate(frames[0::2], fps / 2)
+        rows["ffmpeg minterpolate (mci)"] = {"seconds": seconds_taken, "frames": n, "frames_per_s": n / seconds_taken,
+                                             "psnr_dropped": dropped_frames_psnr(frames, made)}
+    return {"clip": name, "input_frames": len(frames), "fps": str(fps), "rows": rows}
 
 
 def classical_datasets() -> Iterator[tuple[str, Path]]:
@@ -328,8 +410,8 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
     """Run the chosen benches on ``device`` (the data loaders on the CPU), print a report, return everything as
     one dict."""
     whats = WHATS if what == "all" else (what,)
-    if what != "all" and what not in WHATS:
-        raise FlowNetError(f"unknown bench '{what}' (use {', '.join(WHATS)} or all)")
+    if what != "all" and what not in (*WHATS, "video"):
+        raise FlowNetError(f"unknown bench '{what}' (use {', '.join(WHATS)}, video or all)")
     if threads is not None:
         if threads < 1:
             raise FlowNetError(f"--threads must be at least 1, got {threads}")
@@ -375,6 +457,13 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
         r = out["interp"] = bench_interp(size, prec, device=dev)
         print(f"interp:    {r['frames_per_s']:.2f} output frames/s, {r['s_per_new_frame']:.3f} s per made frame "
               f"(x{r['factor']}, {size[0]}x{size[1]}, shipped model + fuse + learned synthesis, H.264 video in and out)")
+    if "video" in whats:
+        r = out["video"] = bench_video(device=str(dev), precision=prec)
+        print(f"video:     x2 of the first {r['input_frames']} frames of {r['clip']}; seconds and output frames/s of "
+              "video in, video out (H.264); PSNR of every other frame dropped and put back")
+        for name, v in r["rows"].items():
+            print(f"video:     {name:<28}{v['seconds']:7.1f} s {v['frames_per_s']:7.2f} frames/s "
+                  f"{v['psnr_dropped']:7.2f} dB")
     if "classical" in whats:
         try:
             r = out["classical"] = bench_classical(prec, device=dev)

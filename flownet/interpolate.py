@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import io
 from .errors import FlowNetError
@@ -31,6 +32,7 @@ from .fileutil import atomic_folder
 from .types import FlowFn
 from .warp import backward_warp, blend, consistency_mask, intermediate_flows
 
+TRUST_WINDOW = 9  # px: side of the square over which the trust in the flow is averaged (frame_at)
 SAME_LEVEL = 1.5 / 255  # largest absolute difference of frames that count as identical
 CUT_RESIDUAL = 0.10  # mean |I0 - I1 warped to I0| above which no flow explains the pair (a scene cut) ...
 CUT_GAIN = 0.6  # ... unless warping removed at least 40 % of the plain difference
@@ -100,17 +102,30 @@ def learned_synthesis(model: torch.nn.Module) -> Synthesis:
     return synthesis
 
 
+def trust(flows: PairFlows, t: float) -> torch.Tensor:
+    """B x 1 x H x W in [0, 1] from the share, in a ``TRUST_WINDOW`` square around each point at time t, of the
+    points that at least one of the two frames sees consistently (forward-backward check) along the flow: 0 below a
+    quarter, 1 above three quarters, linear between."""
+    ft0, ft1 = intermediate_flows(flows.f01, flows.f10, t)
+    seen = torch.maximum(backward_warp(flows.seen0, ft0)[0], backward_warp(flows.seen1, ft1)[0])
+    share = F.avg_pool2d(seen, TRUST_WINDOW, stride=1, padding=TRUST_WINDOW // 2, count_include_pad=False)
+    return ((share - 0.25) * 2).clamp(0, 1)
+
+
 def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float,
              synthesis: Synthesis = warp_blend) -> torch.Tensor:
     """The frame at time t in [0, 1] between ``img0`` and ``img1``: the input frame itself at t = 0 and t = 1, a
-    copy for identical frames, the nearer frame across a cut, else ``synthesis``."""
+    copy for identical frames, the nearer frame across a cut, else ``synthesis``, which gives way smoothly to the
+    plain blend (1 - t) I0 + t I1 where neither frame's flow can be trusted (``trust``): motion the flow cannot
+    follow looks soft there instead of breaking into speckles."""
     if flows.kind == "same" or t == 0:
         return img0.clone()
     if t == 1:
         return img1.clone()
     if flows.kind == "cut":
         return (img0 if t < 0.5 else img1).clone()
-    return synthesis(img0, img1, flows, t)
+    trusted = trust(flows, t)
+    return trusted * synthesis(img0, img1, flows, t) + (1 - trusted) * ((1 - t) * img0 + t * img1)
 
 
 def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float],

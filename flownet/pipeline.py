@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .classical import import_cv2, to_gray8
 from .errors import FlowNetError
@@ -79,6 +80,30 @@ def variational_c2f(cv2, gray1: np.ndarray, gray2: np.ndarray, flow: np.ndarray,
         else:
             flow = f
     return flow
+
+
+def flow_scale(h: int, w: int) -> float:
+    """The size at which to estimate the flow of H x W frames (RIFE's choice): full size below 720p, half size up to
+    1440p, a quarter above; the motion the flow follows grows with the scale-down."""
+    side = min(h, w)
+    return 1.0 if side < 720 else 0.5 if side < 1440 else 0.25
+
+
+def at_scale(flow_fn: FlowFn, scale: float | None = None) -> FlowFn:
+    """``flow_fn`` on the frames area-averaged to ``scale`` of their size (None: ``flow_scale``'s choice for their
+    size), its flow upsampled back bilinearly, in full-size pixels."""
+
+    def scaled(img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
+        h, w = img1.shape[-2:]
+        s = flow_scale(h, w) if scale is None else scale
+        if s == 1:
+            return flow_fn(img1, img2)
+        size = (max(MIN_SIDE, round(h * s)), max(MIN_SIDE, round(w * s)))
+        flow = flow_fn(*(F.interpolate(x, size=size, mode="area") for x in (img1, img2)))
+        up = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
+        return up * torch.tensor([w / size[1], h / size[0]], dtype=up.dtype).view(1, 2, 1, 1)
+
+    return scaled
 
 
 def refine_fn(flow_fn: FlowFn, refine: str = "fuse") -> FlowFn:

@@ -4,8 +4,10 @@ import json
 import platform
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -158,3 +160,27 @@ def test_large_tensors_come_from_the_heap_once_kept():
     where = {mode: subprocess.run([sys.executable, "-c", probe, mode], capture_output=True, text=True, check=True)
              .stdout.strip() for mode in ("plain", "keep")}
     assert where == {"plain": "anonymous", "keep": "[heap]"}
+
+
+def test_dropped_frames_psnr_compares_the_made_odd_frames_with_the_dropped_ones():
+    """Made odd frames 2 levels off the dropped ones, even frames anything: PSNR = 20 log10(255 / 2), from the odd
+    frames before the last kept one only. Catches comparing the wrong frames (even ones, or off by one)."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(10, 240, (8, 8, 3), dtype=np.uint8) for _ in range(7)]  # kept: 0 2 4 6; dropped: 1 3 5
+    made = [np.zeros_like(f) for f in frames] + [np.zeros_like(frames[0])]
+    for k in (1, 3, 5):
+        made[k] = frames[k] + 2
+    assert bench.dropped_frames_psnr(frames, made) == pytest.approx(20 * np.log10(255 / 2), abs=1e-9)
+
+
+def test_bench_video_runs_flownet_and_minterpolate_on_the_same_clip(tmp_path):
+    """A small generated clip: a row for the preset and one for ffmpeg's minterpolate, each with its time and the
+    PSNR of the frames it put back (above a plain repeat's, on a smooth pan)."""
+    clip = tmp_path / "pan.mp4"
+    bench.moving_video(clip, (64, 96), 10, step=2, fps=Fraction(10))
+    r = bench.bench_video(clip, seconds=1.0, qualities=("fast",))
+    assert set(r["rows"]) == {"flownet --quality fast", "ffmpeg minterpolate (mci)"}
+    frames = bench.clip_frames(clip, 1.0)[0]
+    repeat = bench.dropped_frames_psnr(frames, [f for f in frames[0::2] for _ in (0, 1)])
+    for row in r["rows"].values():
+        assert row["seconds"] > 0 and row["psnr_dropped"] > repeat

@@ -7,6 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from flownet import io
 from flownet.errors import FlowNetError
@@ -160,6 +161,36 @@ def test_t0_and_t1_are_the_input_frames_with_the_learned_synthesis():
     assert not torch.equal(synthesis(a, b, flows, 0.0), a)  # (the mistake this test is about is possible)
     assert torch.equal(frame_at(a, b, flows, 0.0, synthesis), a)
     assert torch.equal(frame_at(a, b, flows, 1.0, synthesis), b)
+
+
+def test_motion_the_flow_cannot_follow_gives_no_speckles():
+    """A square moved 24 px over a textured background, and a flow that fails inside and around it (noise of +-12
+    px, inconsistent both ways): the made frame stays as smooth there as the plain blend (its high-frequency energy
+    within 1.2 x the blend's), where warping along the noise breaks it into speckles. Catches a synthesis that
+    trusts a failed flow."""
+    g = torch.Generator().manual_seed(0)
+    background = F.interpolate(torch.rand(1, 3, 16, 20, generator=g), size=(96, 128), mode="bicubic",
+                               align_corners=False).clamp(0, 1)
+    img0, img1 = background.clone(), background.clone()
+    square = F.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=(32, 32), mode="bicubic",
+                           align_corners=False).clamp(0, 1)
+    img0[..., 32:64, 20:52], img1[..., 32:64, 44:76] = square, square
+    region = torch.zeros(1, 1, 96, 128)
+    region[..., 20:76, 8:88] = 1
+
+    def failing(a, b):
+        noise = 12 * (2 * torch.rand(a.shape[0], 2, 96, 128, generator=g) - 1)
+        return noise * region
+
+    def high_frequency(img):
+        lap = img[..., 1:-1, 1:-1] * 4 - img[..., :-2, 1:-1] - img[..., 2:, 1:-1] - img[..., 1:-1, :-2] - img[..., 1:-1, 2:]
+        return lap[..., 25:69, 13:81].square().mean().item()  # inside the failing region, 6 px from its edges
+
+    blend = 0.5 * (img0 + img1)
+    flows = pair_flows(img0, img1, failing)
+    made = frame_at(img0, img1, flows, 0.5, warp_blend)
+    assert high_frequency(made) <= 1.2 * high_frequency(blend)
+    assert high_frequency(warp_blend(img0, img1, flows, 0.5)) > 2 * high_frequency(blend)  # (what it prevents)
 
 
 def test_even_times():

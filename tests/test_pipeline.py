@@ -123,3 +123,30 @@ def test_images_too_small_for_opencv_are_a_clear_error():
     tiny = torch.rand(1, 3, 8, 8)
     with pytest.raises(FlowNetError, match="too small"):
         refine_fn(lambda a, b: torch.zeros(1, 2, 8, 8), "fuse")(tiny, tiny)
+
+
+def test_flow_at_a_smaller_size_comes_back_in_full_size_pixels():
+    """A flow function that answers (1, 0.5) px at whatever size it is given: at 0.3 x a 64 x 96 pair it sees
+    19 x 29 and the flow comes back as (96/29, 64/19) px at 64 x 96. Catches a missing rescale or the two axes'
+    factors swapped."""
+    seen = []
+
+    def fixed(a, b):
+        seen.append(tuple(a.shape[-2:]))
+        return torch.tensor([1.0, 0.5]).view(1, 2, 1, 1).expand(a.shape[0], 2, *a.shape[-2:])
+
+    img = torch.rand(1, 3, 64, 96)
+    flow = pipeline.at_scale(fixed, 0.3)(img, img)
+    assert seen == [(19, 29)] and flow.shape == (1, 2, 64, 96)
+    assert torch.allclose(flow[:, 0], torch.tensor(96 / 29)) and torch.allclose(flow[:, 1], torch.tensor(0.5 * 64 / 19))
+    sizes = [(480, 640), (720, 1280), (2160, 3840)]
+    assert [pipeline.flow_scale(h, w) for h, w in sizes] == [1, 0.5, 0.25]
+
+
+def test_dis_at_half_size_follows_a_known_translation():
+    from flownet.classical import classical_flow_fn
+
+    shift = (6, -4)
+    img1, img2 = textured_pair(shift, size=(128, 160))
+    flow = pipeline.at_scale(classical_flow_fn("dis-medium"), 0.5)(img1, img2)
+    assert epe_inside(flow, shift, border=16) < 0.5

@@ -221,6 +221,16 @@ def test_ntsc_rate_gives_the_exact_count_and_duration(tmp_path):
     assert duration_of(tmp_path / "out.mp4") == pytest.approx(2.0, abs=0.03)
 
 
+@pytest.mark.parametrize("args, said", [([], "quality balanced: dis-medium flow at the size flow_scale picks"),
+                                        (["--quality", "fast"], "quality fast: dis-medium flow"),
+                                        (["--quality", "fast", "--flow-scale", "0.5", "--synthesis", "learned"],
+                                         "quality fast: dis-medium flow at 0.5 x the frames' size, learned")])
+def test_quality_presets_say_what_ran(tmp_path, args, said):
+    src = tone_clip(tmp_path / "in.mp4", seconds=0.5)
+    r = flownet_cli("interpolate", src, "-o", tmp_path / "out.mp4", *args)
+    assert r.returncode == 0 and said in r.stdout, r.stderr
+
+
 def test_ten_bit_video_is_refused_in_one_line(tmp_path):
     src = tmp_path / "ten.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-pix_fmt", "yuv420p10le", "-c:v", "libx264",

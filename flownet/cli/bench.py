@@ -13,8 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "Measure inference (ms/pair, GFLOP/s and its ratio to this machine's plain 3x3 convolution "
                     "ceiling, peak memory), training steps, data loading, video interpolation, and OpenCV's DIS / "
                     "Farneback beside our model (EPE, ms/pair). Every report says what it ran on.")
-    p.add_argument("--what", default="infer", choices=["infer", "train", "data", "interp", "classical", "all"],
-                   help="what to measure (data also measures training, to compare)")
+    p.add_argument("--what", default="infer", choices=["infer", "train", "data", "interp", "classical", "video", "all"],
+                   help="what to measure (data also measures training, to compare; video: x2 of a 720p clip by each "
+                        "--quality and by ffmpeg's minterpolate, minutes; all: everything but video)")
     p.add_argument("--width", type=at_least(0.01, float), default=1.0,
                    help="network width for infer, train (untrained weights)")
     p.add_argument("--size", type=parse_size, default="384x512", help="inference and interpolation size HxW")

@@ -156,7 +156,7 @@ SYNTHESES = ("learned", "warp")  # choices of --synthesis
 
 def add_synthesis_options(p: argparse.ArgumentParser, many: bool = False) -> None:
     """--synthesis (one, or a comma-separated list when ``many``) and --synthesis-checkpoint."""
-    p.add_argument("--synthesis", default="learned,warp" if many else "learned", choices=None if many else SYNTHESES,
+    p.add_argument("--synthesis", default="learned,warp" if many else None, choices=None if many else SYNTHESES,
                    help="how the frame at t is made from the two frames and their flows: learned = the trained "
                         "synthesis network (corrects the intermediate flows, soft visibility, residual); warp = "
                         "warping both frames and blending them by their visibility" +

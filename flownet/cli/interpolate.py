@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 from ..errors import FlowNetError
+from ..presets import QUALITY, VIDEO_QUALITY
 from .common import (FLOWS, add_command, add_model_options, add_synthesis_options, at_least, chosen_flow,
                      chosen_synthesis, frame_rate, synthesis_model)
 
 MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above which --force is needed
 LIMITS = (240, 50, 1)  # video output: fps, GIF fps and hours above which --force is needed
+
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,8 +48,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help=f"allow what is refused as unlikely to be meant: more than {MAX_FRAMES} frames per pair, "
                         f"over {LIMITS[0]} fps, a GIF over {LIMITS[1]} fps, over {LIMITS[2]} hour of video")
-    p.add_argument("--flow", default="model", choices=FLOWS,
-                   help="flow to interpolate along: our model (with --refine), or OpenCV's DIS / Farneback")
+    p.add_argument("--quality", choices=list(QUALITY),
+                   help="presets of --flow, --flow-scale and --synthesis: fast = OpenCV's DIS flow at the size "
+                        "flownet.pipeline.flow_scale picks (1/2 from 720p, 1/4 from 1440p), warping; balanced = "
+                        "the same flow, the learned synthesis; best = our model's flow (--refine) at full size, the "
+                        f"learned synthesis (default: {VIDEO_QUALITY} for a video or frames, best for two images)")
+    p.add_argument("--flow", choices=FLOWS,
+                   help="flow to interpolate along: our model (with --refine), or OpenCV's DIS / Farneback "
+                        "(default: --quality's)")
+    p.add_argument("--flow-scale", metavar="auto|S",
+                   help="estimate the flow at S times the frames' size (e.g. 0.5) and upsample it; auto = 1/2 from "
+                        "720p, 1/4 from 1440p (default: --quality's)")
     add_synthesis_options(p)
     add_model_options(p)
     p.set_defaults(func=run)
@@ -77,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
     from ..interpolate import even_times, interpolate, interpolate_to_folder
 
     img0, img1 = (io.image_to_tensor(a) for a in io.read_pair(args.frame0, args.frame1))
-    _, flow_fn = chosen_flow(args, args.flow)
-    synthesis = chosen_synthesis(args, args.synthesis)
+    flow_fn, synthesis, _ = chosen_flow_and_synthesis(args, args.quality or "best")
     if args.frames:
         names = interpolate_to_folder(img0, img1, flow_fn, even_times(args.frames), args.output, synthesis=synthesis)
         print(f"{len(names)} in-between frames written to {args.output}/ ({names[0]} ... {names[-1]}: t in the "
@@ -87,6 +97,32 @@ def run(args: argparse.Namespace) -> int:
         io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [t], synthesis)[0]))
         print(f"frame at t={t:g} written to {args.output}")
     return 0
+
+
+def chosen_flow_and_synthesis(args: argparse.Namespace, quality: str):
+    """(flow function, synthesis, what they are in words) of ``quality``'s preset, where --flow, --flow-scale and
+    --synthesis do not say otherwise."""
+    from ..pipeline import at_scale
+
+    flow, scale, synthesis = (given or preset for given, preset in
+                              zip((args.flow, args.flow_scale, args.synthesis), QUALITY[quality]))
+    label, flow_fn = chosen_flow(args, flow)
+    size = "the size flow_scale picks" if scale == "auto" else f"{scale} x the frames' size"
+    said = f"quality {quality}: {label} at {size}, {synthesis} synthesis"
+    return at_scale(flow_fn, flow_scale(scale)), chosen_synthesis(args, synthesis), said
+
+
+def flow_scale(text: str) -> float | None:
+    """--flow-scale: None for auto, else a number in (0, 1]."""
+    if text == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 1:
+        raise FlowNetError(f"--flow-scale must be auto or a number in (0, 1], not '{text}'")
+    return value
 
 
 def run_sequence(args: argparse.Namespace) -> int:
@@ -99,9 +135,9 @@ def run_sequence(args: argparse.Namespace) -> int:
     if args.factor is not None and args.fps is not None:
         raise FlowNetError("--factor and --fps exclude each other: multiply the frame rate, or give the new one")
     factor = 2 if args.factor is None and args.fps is None else args.factor
-    _, flow_fn = chosen_flow(args, args.flow)
+    flow_fn, synthesis, said = chosen_flow_and_synthesis(args, args.quality or VIDEO_QUALITY)
     if args.adapt:
-        if args.synthesis != "learned":
+        if args.synthesis == "warp" or args.quality == "fast":
             raise FlowNetError("--adapt fine-tunes the learned synthesis: it does not go with --synthesis warp")
         from ..interpolate import learned_synthesis
         from ..synthesis_training import adapt, video_training_triplets
@@ -115,10 +151,8 @@ def run_sequence(args: argparse.Namespace) -> int:
         with tqdm(total=args.adapt_steps, desc="adapt", unit="step") as bar:
             tuned = adapt(model, triplets, args.adapt_steps, log=lambda step, loss: bar.update(1))
         synthesis = learned_synthesis(tuned)
-    else:
-        synthesis = chosen_synthesis(args, args.synthesis)
     n = interpolate_sequence(args.frame0, args.output, flow_fn, factor, args.fps, args.input_fps, args.crf,
                              say=lambda message: print(message, file=sys.stderr), synthesis=synthesis,
                              dedup=args.dedup, limits=None if args.force else LIMITS)
-    print(f"{n} frames written to {args.output}")
+    print(f"{n} frames written to {args.output} ({said})")
     return 0

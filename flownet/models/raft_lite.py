@@ -139,7 +139,8 @@ class RAFTLite(nn.Module):
     def forward(self, img1: torch.Tensor, img2: torch.Tensor,
                 iters: int | None = None) -> torch.Tensor | list[torch.Tensor]:
         if img1.shape != img2.shape or img1.dim() != 4 or img1.shape[1] != 3:
-            raise ValueError(f"expected two B x 3 x H x W images of one size, got {tuple(img1.shape)}, {tuple(img2.shape)}")
+            raise ValueError(f"expected two B x 3 x H x W images of one size, got {tuple(img1.shape)}, "
+                             f"{tuple(img2.shape)}")
         h, w = img1.shape[-2:]
         pad = (0, -w % STRIDE, 0, -h % STRIDE)
         if self.training and any(pad):

@@ -1,0 +1,26 @@
+"""The quality presets of video interpolation (``flownet interpolate --quality``): which flow, at which size, and
+which synthesis. Only the standard library at import time (the command line reads the table for its help)."""
+
+from __future__ import annotations
+
+# name: (flow, flow scale: "auto" = flownet.pipeline.flow_scale's choice or a factor, synthesis)
+QUALITY = {"fast": ("dis-medium", "auto", "warp"), "balanced": ("dis-medium", "auto", "learned"),
+           "best": ("model", "1", "learned")}
+VIDEO_QUALITY = "balanced"  # the default for videos and folders of frames (two images: best); docs/performance.md
+
+
+def preset(quality: str, device: str = "cpu", precision: str = "auto"):
+    """(flow function, synthesis) of a preset with the shipped weights (what ``flownet interpolate --quality``
+    runs when no other option is given)."""
+    from .classical import classical_flow_fn
+    from .evaluate import model_flow_fn
+    from .interpolate import learned_synthesis, warp_blend
+    from .pipeline import at_scale, refine_fn
+    from .weights import default_checkpoint, load_model
+
+    flow, scale, synthesis = QUALITY[quality]
+    flow_fn = (refine_fn(model_flow_fn(load_model(), device, precision), "fuse") if flow == "model"
+               else classical_flow_fn(flow))
+    made = (learned_synthesis(load_model(default_checkpoint("synthesis"), device)) if synthesis == "learned"
+            else warp_blend)
+    return at_scale(flow_fn, None if scale == "auto" else float(scale)), made
