@@ -27,7 +27,7 @@ def export_onnx(model: FlowNetS, path: str | os.PathLike, opset: int = OPSET) ->
     try:
         import onnx  # noqa: F401  (the legacy exporter needs it)
     except ImportError:
-        raise FlowNetError("ONNX export needs the onnx package: pip install -e '.[onnx]'") from None
+        raise FlowNetError("ONNX export needs the onnx package: pip install onnx (or the extra: flownet[onnx])") from None
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise FlowNetError("the output must end in .onnx", path)
@@ -47,6 +47,7 @@ def run_onnx(path: str | os.PathLike, img1, img2):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise FlowNetError("running ONNX models needs onnxruntime: pip install -e '.[onnx]'") from None
+        raise FlowNetError("running ONNX models needs onnxruntime: pip install onnxruntime (or the extra: "
+                           "flownet[onnx])") from None
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     return session.run(["flow"], {"img1": img1, "img2": img2})[0]

@@ -147,6 +147,9 @@ def _train(cfg: TrainConfig) -> Path:
     out = Path(cfg.out)
     check_creatable(out)
     ckpt_dir = out / "checkpoints"
+    if not cfg.resume and any(ckpt_dir.glob("*.ckpt")):  # a second run would mix its checkpoints and logs in
+        raise FlowNetError(f"the run folder already holds a run ({ckpt_dir}): give another --out, or continue it "
+                           f"with --resume {ckpt_dir / 'last.ckpt'}", out)
     best = ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val_loss" if cfg.unsupervised else "val_epe",
                            mode="min")
     # every epoch, whether or not it improved (Lightning's save_last follows the best's saves only): --resume's start

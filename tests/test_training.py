@@ -210,6 +210,18 @@ def test_init_takes_the_model_shape_from_the_weights(tiny_chairs, tmp_path):
     assert (config["width"], config["batch_norm"]) == (0.25, True)
 
 
+def test_a_run_folder_in_use_is_refused_without_resume(tiny_chairs, tmp_path):
+    """A second run into the same --out would write best-v1.ckpt beside the first's and a plot would join their
+    logs: refused unless it resumes the first."""
+    cfg = TrainConfig(data=str(tiny_chairs), out=str(tmp_path / "run"), epochs=1, batch_size=4, width=0.25,
+                      crop=(64, 64), num_workers=0)
+    train(cfg)
+    before = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    with pytest.raises(FlowNetError, match="already holds a run"):
+        train(cfg)
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir()) == before
+
+
 def test_no_training_batch_is_an_error_and_writes_no_weights(tiny_chairs, tmp_path):
     """A batch larger than the training set (drop_last): no step is made; saying 'weights written' then was a lie."""
     cfg = TrainConfig(data=str(tiny_chairs), out=str(tmp_path / "run"), epochs=1, batch_size=64, width=0.25,
