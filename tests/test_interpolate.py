@@ -155,8 +155,8 @@ def test_t0_and_t1_are_the_input_frames_with_the_learned_synthesis():
     a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
     net = SynthesisNet(8).eval()
     torch.nn.init.normal_(net.unet.out.weight, std=0.5)  # a residual far from zero
-    flows = PairFlows("flow", torch.ones(1, 2, 32, 32), -torch.ones(1, 2, 32, 32), torch.ones(1, 1, 32, 32),
-                      torch.ones(1, 1, 32, 32))
+    ones = torch.ones(1, 1, 32, 32)
+    flows = PairFlows("flow", torch.ones(1, 2, 32, 32), -torch.ones(1, 2, 32, 32), ones, ones, ones, ones)
     synthesis = learned_synthesis(net)
     assert not torch.equal(synthesis(a, b, flows, 0.0), a)  # (the mistake this test is about is possible)
     assert torch.equal(frame_at(a, b, flows, 0.0, synthesis), a)

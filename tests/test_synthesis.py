@@ -90,7 +90,7 @@ def test_saved_and_loaded_through_the_registry(tmp_path):
     assert isinstance(loaded, SynthesisNet)
     a, b = texture(32, 32), texture(32, 32, seed=3)
     ones = torch.ones(1, 1, 32, 32)
-    flows = PairFlows("flow", torch.zeros(1, 2, 32, 32), torch.zeros(1, 2, 32, 32), ones, ones)
+    flows = PairFlows("flow", torch.zeros(1, 2, 32, 32), torch.zeros(1, 2, 32, 32), ones, ones, ones, ones)
     synthesis = learned_synthesis(loaded)
     with torch.no_grad():
         assert torch.allclose(frame_at(a, b, flows, 0.5, synthesis), net.eval()(a, b, flows.f01, flows.f10, 0.5)
