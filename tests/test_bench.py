@@ -80,7 +80,21 @@ def test_isa_level():
     assert precision.isa_level({"avx2", "avx512f", "avx512_bf16", "amx_bf16"}) == "AMX"
 
 
-def test_bench_cli_writes_json(tmp_path, capsys):
+def test_timed_reports_the_median_min_and_max_of_the_timed_calls(monkeypatch):
+    """A fake clock: calls that take 5 (the warm-up, not counted), 1, 2, 3 and 9 s."""
+    clock, durations = [0.0], iter([5.0, 1.0, 2.0, 3.0, 9.0])
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+
+    def call():
+        clock[0] += next(durations)
+
+    assert bench.timed(call, repeats=4, warmup=1) == {"median_s": 2.5, "min_s": 1.0, "max_s": 9.0}
+
+
+def test_bench_cli_writes_json(tmp_path, capsys, monkeypatch):
+    """Every timing made 0.5 s (median; 0.4 best): GFLOP/s and the ratio follow from FLOPs counted by hand, the
+    network's and the ceiling convolution's (not from the report's own fields)."""
+    monkeypatch.setattr(bench, "timed", lambda *a, **k: {"median_s": 0.5, "min_s": 0.4, "max_s": 0.6})
     out = tmp_path / "b.json"
     assert main(["bench", "--what", "infer", "--width", "0.25", "--size", "64x64", "--repeats", "1", "--warmup",
                  "1", "--json", str(out)]) == 0
@@ -90,9 +104,11 @@ def test_bench_cli_writes_json(tmp_path, capsys):
     infer = result["infer"]
     assert {"median", "min", "max"} <= set(infer["ms_per_pair"])
     assert infer["gflop_per_pair"] == pytest.approx(hand_gflop(0.25, 64, 64), rel=1e-9)
-    gflops = infer["gflop_per_pair"] / (infer["ms_per_pair"]["median"] / 1e3)  # the report's figures agree
-    assert infer["gflops"] == pytest.approx(gflops)
-    assert infer["ratio"] == pytest.approx(gflops / infer["ceiling"]["fp32"]["gflops"])
+    assert infer["ms_per_pair"]["median"] == pytest.approx(500)
+    assert infer["gflops"] == pytest.approx(hand_gflop(0.25, 64, 64) / 0.5)
+    ceiling_flops = 2 * 256 * 256 * 9 * 96 * 128 / 1e9  # bench.CEILING_SHAPE's convolution
+    assert infer["ratio"] == pytest.approx(hand_gflop(0.25, 64, 64) / ceiling_flops)
+    assert infer["ratio_best"] == pytest.approx(hand_gflop(0.25, 64, 64) / ceiling_flops)
     weights = sum(p.numel() * 4 for p in FlowNetS(width=0.25).parameters())
     assert infer["memory"]["peak_rss_bytes"] > weights  # the model at least, in a process of its own
     assert "ratio" in capsys.readouterr().out
