@@ -44,14 +44,17 @@ def best_row(run: Path) -> dict:
 
 def logged_best() -> float:
     """The lowest validation EPE in docs/raft-lite.md's log (inf when empty)."""
-    values = [float(m) for m in re.findall(r"^\| \d+ \|[^|]*\|[^|]*\|[^|]*\|[^|]*\| ([\d.]+) \|", LOG.read_text(), re.M)]
+    row = r"^\| \d+ \|[^|]*\|[^|]*\|[^|]*\|[^|]*\| ([\d.]+) \|"  # sitting, date, machine, steps, minutes, EPE
+    values = [float(m) for m in re.findall(row, LOG.read_text(), re.M)]
     return min(values, default=float("inf"))
 
 
 def commit(run: Path, sitting: int, note: str) -> int:
     sys.path.insert(0, str(ROOT))
     from flownet.models import get_model
-    from flownet.precision import cpu_info
+    import torch
+
+    from flownet.precision import cpu_info, isa_level
     from flownet.weights import read_checkpoint, save_weights
 
     row = best_row(run)
@@ -62,7 +65,9 @@ def commit(run: Path, sitting: int, note: str) -> int:
     model = get_model(config.pop("model"), **config)
     model.load_state_dict(state)
     save_weights(model, WEIGHTS, half=True, meta={"sitting": sitting, **row, "recipe": RECIPE.name})
-    line = (f"| {sitting} | {datetime.date.today()} | {cpu_info()[0]} | {row['steps']} | {row['minutes']:.0f} | "
+    cpu, flags = cpu_info()
+    line = (f"| {sitting} | {datetime.date.today()} | {cpu} ({isa_level(flags)}), {torch.get_num_threads()} threads | "
+            f"{row['steps']} | {row['minutes']:.0f} | "
             f"{row['val_epe']:.3f} | {note} |\n")
     text = LOG.read_text()
     LOG.write_text(text.replace("<!-- log -->\n", line + "<!-- log -->\n"))
