@@ -327,7 +327,7 @@ def dropped_frames_psnr(frames: list, made: list) -> float:
     from .metrics import psnr
 
     pairs = [(made[k], frames[k]) for k in range(1, min(len(frames) - 1, len(made)), 2)]
-    return sum(psnr(*(torch.from_numpy(np.asarray(x)).permute(2, 0, 1)[None].double() / 255 for x in p))
+    return sum(psnr(*(torch.from_numpy(np.array(x)).permute(2, 0, 1)[None].double() / 255 for x in p))
                for p in pairs) / len(pairs)
 
 

@@ -30,11 +30,12 @@ from . import io
 from .errors import FlowNetError
 from .fileutil import atomic_folder
 from .types import FlowFn
-from .warp import backward_warp, blend, consistency_mask, intermediate_flows
+from .warp import backward_warp, blend, consistency_masks, intermediate_flows
 
 TRUST_WINDOW = 9  # px: side of the square over which the trust in the flow is averaged (frame_at) ...
 TRUST_SHARE = 0.2  # ... and the share of roughly consistent points in it up to which the flow counts as failed
-LOOSE_CHECK = (0.1, 9.0)  # consistency_mask's alpha1, alpha2 for trust: back within 3 px + ~45 % of the motion
+STRICT_CHECK = (0.01, 0.5)  # consistency_mask's alpha1, alpha2 for the visibility of warp_blend (its defaults)
+LOOSE_CHECK = (0.1, 9.0)  # and for trust: back within 3 px + ~45 % of the motion
 SAME_LEVEL = 1.5 / 255  # largest absolute difference of frames that count as identical
 CUT_RESIDUAL = 0.10  # mean |I0 - I1 warped to I0| above which no flow explains the pair (a scene cut) ...
 CUT_GAIN = 0.6  # ... unless warping removed at least 40 % of the plain difference
@@ -75,8 +76,9 @@ def pair_flows(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn) -> PairF
     f01, f10 = flows[: len(img0)], flows[len(img0):]
     if is_cut(img0, img1, f01):
         return PairFlows("cut")
-    return PairFlows("flow", f01, f10, consistency_mask(f01, f10), consistency_mask(f10, f01),
-                     consistency_mask(f01, f10, *LOOSE_CHECK), consistency_mask(f10, f01, *LOOSE_CHECK))
+    (seen0, follow0), (seen1, follow1) = (consistency_masks(a, b, [STRICT_CHECK, LOOSE_CHECK])
+                                          for a, b in ((f01, f10), (f10, f01)))
+    return PairFlows("flow", f01, f10, seen0, seen1, follow0, follow1)
 
 
 Synthesis = Callable[[torch.Tensor, torch.Tensor, "PairFlows", float], torch.Tensor]

@@ -52,10 +52,16 @@ def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor, alpha1: float
     following its forward flow and then the backward flow found there brings it back close to where it started,
     |F_fw + F_bw(x + F_fw)|^2 < alpha1 (|F_fw|^2 + |F_bw(x + F_fw)|^2) + alpha2, and its target lies in the frame.
     Pixels that fail are occluded in the second frame or wrongly estimated (0)."""
+    return consistency_masks(flow_fw, flow_bw, [(alpha1, alpha2)])[0]
+
+
+def consistency_masks(flow_fw: torch.Tensor, flow_bw: torch.Tensor,
+                      bounds: list[tuple[float, float]]) -> list[torch.Tensor]:
+    """``consistency_mask`` for each (alpha1, alpha2) of ``bounds``, from one warp of the backward flow."""
     bw_at_target, inside = backward_warp(flow_bw, flow_fw)
     round_trip = (flow_fw + bw_at_target).square().sum(1, keepdim=True)
-    bound = alpha1 * (flow_fw.square().sum(1, keepdim=True) + bw_at_target.square().sum(1, keepdim=True)) + alpha2
-    return (round_trip < bound).to(flow_fw.dtype) * inside
+    size = flow_fw.square().sum(1, keepdim=True) + bw_at_target.square().sum(1, keepdim=True)
+    return [(round_trip < alpha1 * size + alpha2).to(flow_fw.dtype) * inside for alpha1, alpha2 in bounds]
 
 
 def intermediate_flows(f01: torch.Tensor, f10: torch.Tensor, t: float | torch.Tensor
