@@ -6,7 +6,9 @@ from __future__ import annotations
 # name: (flow, flow scale: "auto" = flownet.pipeline.flow_scale's choice or a factor, synthesis)
 QUALITY = {"fast": ("dis-medium", "auto", "warp"), "balanced": ("dis-medium", "auto", "learned"),
            "best": ("model", "1", "learned")}
-VIDEO_QUALITY = "balanced"  # the default for videos and folders of frames (two images: best); docs/performance.md
+# the default for videos and folders of frames (two images: best): the best PSNR per second of `flownet bench --what
+# video` (docs/performance.md); --adapt, which tunes the learned synthesis, runs balanced
+VIDEO_QUALITY = "fast"
 
 
 def preset(quality: str, device: str = "cpu", precision: str = "auto"):

@@ -59,7 +59,7 @@ def tone_clip(path, seconds=1.0, hz=440):
 
 
 def test_interpolate_keeps_the_audio_track(tmp_path):
-    """`flownet interpolate IN.mp4 --factor 2 -o OUT.mp4` (the command, the shipped model): the output's audio
+    """`flownet interpolate IN.mp4 --factor 2 -o OUT.mp4` (the command, its defaults): the output's audio
     decodes to the same tone for the same time, and the video has 2 n frames at twice the rate (its duration)."""
     src = tone_clip(tmp_path / "in.mp4")
     r = subprocess.run([sys.executable, "-m", "flownet.cli", "interpolate", src, "--factor", "2", "-o",
@@ -221,7 +221,7 @@ def test_ntsc_rate_gives_the_exact_count_and_duration(tmp_path):
     assert duration_of(tmp_path / "out.mp4") == pytest.approx(2.0, abs=0.03)
 
 
-@pytest.mark.parametrize("args, said", [([], "quality balanced: dis-medium flow at the size flow_scale picks"),
+@pytest.mark.parametrize("args, said", [([], "quality fast: dis-medium flow at the size flow_scale picks, warp"),
                                         (["--quality", "fast"], "quality fast: dis-medium flow"),
                                         (["--quality", "fast", "--flow-scale", "0.5", "--synthesis", "learned"],
                                          "quality fast: dis-medium flow at 0.5 x the frames' size, learned")])

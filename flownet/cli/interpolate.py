@@ -52,7 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="presets of --flow, --flow-scale and --synthesis: fast = OpenCV's DIS flow at the size "
                         "flownet.pipeline.flow_scale picks (1/2 from 720p, 1/4 from 1440p), warping; balanced = "
                         "the same flow, the learned synthesis; best = our model's flow (--refine) at full size, the "
-                        f"learned synthesis (default: {VIDEO_QUALITY} for a video or frames, best for two images)")
+                        f"learned synthesis (default: {VIDEO_QUALITY} for a video or frames, balanced with --adapt, "
+                        "best for two images)")
     p.add_argument("--flow", choices=FLOWS,
                    help="flow to interpolate along: our model (with --refine), or OpenCV's DIS / Farneback "
                         "(default: --quality's)")
@@ -135,10 +136,12 @@ def run_sequence(args: argparse.Namespace) -> int:
     if args.factor is not None and args.fps is not None:
         raise FlowNetError("--factor and --fps exclude each other: multiply the frame rate, or give the new one")
     factor = 2 if args.factor is None and args.fps is None else args.factor
-    flow_fn, synthesis, said = chosen_flow_and_synthesis(args, args.quality or VIDEO_QUALITY)
+    quality = args.quality or ("balanced" if args.adapt else VIDEO_QUALITY)
+    flow_fn, synthesis, said = chosen_flow_and_synthesis(args, quality)
     if args.adapt:
-        if args.synthesis == "warp" or args.quality == "fast":
-            raise FlowNetError("--adapt fine-tunes the learned synthesis: it does not go with --synthesis warp")
+        if args.synthesis == "warp" or quality == "fast":
+            raise FlowNetError("--adapt fine-tunes the learned synthesis: it does not go with --synthesis warp or "
+                               "--quality fast")
         from ..interpolate import learned_synthesis
         from ..synthesis_training import adapt, video_training_triplets
 
