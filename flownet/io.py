@@ -91,8 +91,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     path = Path(path)
     _read_bytes(path, probe=True)
     _check_image_header(path)
-    try:
-        img = np.asarray(iio.imread(path))
+    try:  # Pillow reads every IMAGE_SUFFIXES format; imageio's other plugins (PyAV, ffmpeg) would take seconds to
+        img = np.asarray(iio.imread(path, plugin="pillow"))  # give up on a broken file
     except Exception as e:  # imageio raises many types for unreadable data
         raise FlowNetError(f"cannot read the image ({type(e).__name__})", path) from None
     return to_rgb8(img, path)
@@ -111,7 +111,7 @@ def _check_image_header(path: Path) -> None:
                 (w, h), fmt, mode = im.size, im.format, im.mode
     except Image.DecompressionBombError:
         raise FlowNetError("image is too large to decode (its header claims over 178 megapixels)", path) from None
-    except Exception:  # not a format Pillow knows: imageio's other plugins may still read it
+    except Exception:  # not a format Pillow knows: reading it says so
         return
     if w * h > MAX_PIXELS:
         raise FlowNetError(f"image of {w}x{h} is too large (over {MAX_PIXELS // 2**20} megapixels)", path)
