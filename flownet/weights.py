@@ -29,8 +29,10 @@ DEFAULT_WEIGHTS = {"flownets": "flownets_0.5.pt", "raft-lite": "raft-lite.pt", "
 
 def checkpoint_dirs() -> list[Path]:
     """Where the shipped model is looked for, in order: the repository's ``checkpoints/`` (a source checkout or an
-    editable install), then ``share/flownet/checkpoints`` of the environment and of the user (a wheel install)."""
-    return [CHECKPOINT_DIR, Path(sys.prefix) / INSTALLED_DIR, Path(site.getuserbase()) / INSTALLED_DIR]
+    editable install), then ``share/flownet/checkpoints`` beside the installed package (``pip install --target
+    DIR``), of the environment and of the user (a wheel install)."""
+    beside = Path(__file__).resolve().parent.parent / INSTALLED_DIR
+    return [CHECKPOINT_DIR, beside, Path(sys.prefix) / INSTALLED_DIR, Path(site.getuserbase()) / INSTALLED_DIR]
 
 
 def default_checkpoint(model: str = "flownets") -> Path:

@@ -57,6 +57,11 @@ def test_wheel_install_runs_infer_with_the_shipped_model(tmp_path):
     write_image(work / "a.png", img)
     write_image(work / "b.png", np.roll(img, (2, 3), axis=(0, 1)))
     run(venv / "bin" / "flownet", "infer", "a.png", "b.png", "-o", "f.flo", cwd=work, env=env)
+    # pip install --target DIR: the package and its model land in DIR, found with DIR on the path alone
+    run(sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", tmp_path / "target", wheel)
+    found = run(sys.executable, "-c", "import sys; sys.path[:0] = sys.argv[1:]; import flownet.weights as w; "
+                "print(w.default_checkpoint())", tmp_path / "target", cwd=work, env=env).stdout.strip()
+    assert Path(found).is_relative_to(tmp_path / "target"), found
 
     from flownet.evaluate import model_flow_fn
     from flownet.pipeline import refine_fn

