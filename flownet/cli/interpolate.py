@@ -15,7 +15,6 @@ MAX_FRAMES = 1000  # in-between frames per pair (--frames, --factor - 1) above w
 LIMITS = (240, 50, 1)  # video output: fps, GIF fps and hours above which --force is needed
 
 
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "interpolate", "make in-between frames along the flow (learned synthesis, or warping)",
                     "Two images: the frame at time --t between them (-o FRAME.png), or --frames N evenly spaced ones "
@@ -110,10 +109,10 @@ def chosen_flow_and_synthesis(args: argparse.Namespace, quality: str):
     label, flow_fn = chosen_flow(args, flow)
     size = "the size flow_scale picks" if scale == "auto" else f"{scale} x the frames' size"
     said = f"quality {quality}: {label} at {size}, {synthesis} synthesis"
-    return at_scale(flow_fn, flow_scale(scale)), chosen_synthesis(args, synthesis), said
+    return at_scale(flow_fn, parse_flow_scale(scale)), chosen_synthesis(args, synthesis), said
 
 
-def flow_scale(text: str) -> float | None:
+def parse_flow_scale(text: str) -> float | None:
     """--flow-scale: None for auto, else a number in (0, 1]."""
     if text == "auto":
         return None
