@@ -31,6 +31,7 @@ class TrainConfig:
     limit_train_batches: float | int | None = None
     synthetic_length: int = 8000
     textures: str | None = None  # synthetic stream: also crops of the images / videos of a folder, or "registry"
+    synth: str = "default"  # synthetic stream's scenes: a preset of flownet.synth.PRESETS (validation: default)
     val_size: int = 64  # pairs of the generated validation set (with data=None)
     num_workers: int = 2
     precision: str = "32-true"

