@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
@@ -331,13 +332,29 @@ def dropped_frames_psnr(frames: list, made: list) -> float:
                for p in pairs) / len(pairs)
 
 
+@contextmanager
+def busy_processes(n: int) -> Iterator[list[subprocess.Popen]]:
+    """``n`` processes beside this one, each keeping one core busy, killed on leaving."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def bench_video(clip: Path | None = None, seconds: float = 2.0, qualities: tuple[str, ...] = ("fast", "balanced",
-                "best"), device: str = "cpu", precision: str = "auto") -> dict:
+                "best"), device: str = "cpu", precision: str = "auto", threads: int | None = None,
+                busy: int = 0) -> dict:
     """The same x2 job for each ``--quality`` of flownet and for ffmpeg's minterpolate, on a cut of ``clip``: time
     and output frames/s of video in, video out (H.264 both); and the drop-every-other-frame test: every other frame
-    of the cut left out, put back by x2 of the rest, PSNR against the real frames."""
+    of the cut left out, put back by x2 of the rest, PSNR against the real frames. Each flownet run uses ``threads``
+    (default: what ``flownet interpolate`` picks, ``concurrency.compute_threads``). ``busy``: the default preset and
+    minterpolate timed again with that many busy processes beside them."""
+    from .concurrency import compute_threads, use_threads
     from .interpolate import interpolate_sequence, interpolate_stream
-    from .presets import preset
+    from .presets import VIDEO_QUALITY, preset
     from .video import probe, write_video
 
     frames, fps, name = clip_frames(clip, seconds)
@@ -346,23 +363,39 @@ def bench_video(clip: Path | None = None, seconds: float = 2.0, qualities: tuple
         cut = Path(tmp) / "cut.mp4"
         write_video(frames, cut, fps, crf=18)
         half = [(Fraction(k) / (fps / 2), 2 / fps, f) for k, f in enumerate(frames[0::2])]
-        for quality in qualities:
+        made: dict = {}
+
+        def flownet_row(quality: str) -> dict:
             flow_fn, synthesis = preset(quality, device, precision)
+            use_threads(threads or compute_threads())
+            n_threads = torch.get_num_threads()
             start = time.perf_counter()
             n = interpolate_sequence(cut, Path(tmp) / f"{quality}.mp4", flow_fn, 2, progress=False,
                                      synthesis=synthesis)
-            seconds_taken = time.perf_counter() - start
-            made = list(interpolate_stream(iter(half), flow_fn, fps, synthesis))
-            rows[f"flownet --quality {quality}"] = {"seconds": seconds_taken, "frames": n,
-                                                    "frames_per_s": n / seconds_taken,
-                                                    "psnr_dropped": dropped_frames_psnr(frames, made)}
-        start = time.perf_counter()
-        minterpolate(frames, fps, Path(tmp) / "mi.mp4")
-        seconds_taken = time.perf_counter() - start
-        n = probe(Path(tmp) / "mi.mp4").frames
-        made = minterpolate(frames[0::2], fps / 2)
-        rows["ffmpeg minterpolate (mci)"] = {"seconds": seconds_taken, "frames": n, "frames_per_s": n / seconds_taken,
-                                             "psnr_dropped": dropped_frames_psnr(frames, made)}
+            taken = time.perf_counter() - start
+            if quality not in made:
+                made[quality] = dropped_frames_psnr(frames, list(interpolate_stream(iter(half), flow_fn, fps,
+                                                                                    synthesis)))
+            return {"seconds": taken, "frames": n, "frames_per_s": n / taken, "psnr_dropped": made[quality],
+                    "threads": n_threads}
+
+        def minterpolate_row() -> dict:
+            start = time.perf_counter()
+            minterpolate(frames, fps, Path(tmp) / "mi.mp4")
+            taken = time.perf_counter() - start
+            n = probe(Path(tmp) / "mi.mp4").frames
+            if "mi" not in made:
+                made["mi"] = dropped_frames_psnr(frames, minterpolate(frames[0::2], fps / 2))
+            return {"seconds": taken, "frames": n, "frames_per_s": n / taken, "psnr_dropped": made["mi"]}
+
+        for quality in qualities:
+            rows[f"flownet --quality {quality}"] = flownet_row(quality)
+        rows["ffmpeg minterpolate (mci)"] = minterpolate_row()
+        if busy:
+            with busy_processes(busy):
+                beside = f", {busy} busy beside"
+                rows[f"flownet --quality {VIDEO_QUALITY}{beside}"] = flownet_row(VIDEO_QUALITY)
+                rows[f"ffmpeg minterpolate{beside}"] = minterpolate_row()
     return {"clip": name, "input_frames": len(frames), "fps": str(fps), "rows": rows}
 
 
@@ -406,7 +439,7 @@ def bench_classical(precision: str, checkpoint: str | None = None, device: torch
 # ----------------------------------------------------------------------------------------------- report
 def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, int], batch: int | None,
               workers: int, threads: int | None, repeats: int, warmup: int, precision: str,
-              command: list[str], device: str = "cpu") -> dict:
+              command: list[str], device: str = "cpu", busy: int = 0) -> dict:
     """Run the chosen benches on ``device`` (the data loaders on the CPU), print a report, return everything as
     one dict."""
     whats = WHATS if what == "all" else (what,)
@@ -458,12 +491,13 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
         print(f"interp:    {r['frames_per_s']:.2f} output frames/s, {r['s_per_new_frame']:.3f} s per made frame "
               f"(x{r['factor']}, {size[0]}x{size[1]}, shipped model + fuse + learned synthesis, H.264 video in and out)")
     if "video" in whats:
-        r = out["video"] = bench_video(device=str(dev), precision=prec)
+        r = out["video"] = bench_video(device=str(dev), precision=prec, threads=threads, busy=busy)
         print(f"video:     x2 of the first {r['input_frames']} frames of {r['clip']}; seconds and output frames/s of "
               "video in, video out (H.264); PSNR of every other frame dropped and put back")
         for name, v in r["rows"].items():
-            print(f"video:     {name:<28}{v['seconds']:7.1f} s {v['frames_per_s']:7.2f} frames/s "
-                  f"{v['psnr_dropped']:7.2f} dB")
+            used = f"  ({v['threads']} threads)" if "threads" in v else "  (ffmpeg's threads)"
+            print(f"video:     {name:<42}{v['seconds']:7.1f} s {v['frames_per_s']:7.2f} frames/s "
+                  f"{v['psnr_dropped']:7.2f} dB{used}")
     if "classical" in whats:
         try:
             r = out["classical"] = bench_classical(prec, device=dev)

@@ -27,10 +27,13 @@ import torch
 import torch.nn.functional as F
 
 from . import io
+from .concurrency import prefetched
 from .errors import FlowNetError
 from .fileutil import atomic_folder
 from .types import FlowFn
-from .warp import backward_warp, blend, consistency_masks, intermediate_flows
+from .pipeline import ScaledFlow
+from .warp import (backward_warp, blend_weights, consistency_masks, intermediate_flows, resize_flow,
+                   warp_image)
 
 TRUST_WINDOW = 9  # px: side of the square over which the trust in the flow is averaged (frame_at) ...
 TRUST_SHARE = 0.2  # ... and the share of roughly consistent points in it up to which the flow counts as failed
@@ -43,7 +46,9 @@ CUT_GAIN = 0.6  # ... unless warping removed at least 40 % of the plain differen
 
 @dataclass
 class PairFlows:
-    """What interpolating between two frames needs, computed once for any number of times t."""
+    """What interpolating between two frames needs, computed once for any number of times t: the flows both ways
+    and their masks at the size the flow was estimated at (``scale`` x the frames' size, see
+    ``pipeline.ScaledFlow``): only the final warps of the frames are done at full size."""
 
     kind: str  # "flow", "same" (identical frames) or "cut" (scene cut: no warping)
     f01: torch.Tensor | None = None
@@ -52,6 +57,11 @@ class PairFlows:
     seen1: torch.Tensor | None = None
     follow0: torch.Tensor | None = None  # the looser check of ``trust``: the flow roughly explains the pixel
     follow1: torch.Tensor | None = None
+    scale: float = 1.0
+
+    def full_size(self, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(f01, f10) at the frames' ``size`` (H, W), in its pixels."""
+        return resize_flow(self.f01, size), resize_flow(self.f10, size)
 
 
 def is_same(img0: torch.Tensor, img1: torch.Tensor) -> bool:
@@ -67,58 +77,81 @@ def is_cut(img0: torch.Tensor, img1: torch.Tensor, f01: torch.Tensor) -> bool:
     return bool(residual > CUT_RESIDUAL and residual > CUT_GAIN * plain)
 
 
-
 def pair_flows(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn) -> PairFlows:
-    """Flows both ways (one batched call), the consistency masks, and whether the pair is a cut or a repeat."""
+    """Flows both ways (one batched call), the consistency masks, and whether the pair is a cut or a repeat; all
+    at the flow's own size when ``flow_fn`` is a ``ScaledFlow``."""
     if is_same(img0, img1):
         return PairFlows("same")
-    flows = flow_fn(torch.cat([img0, img1]), torch.cat([img1, img0])).to(img0)
-    f01, f10 = flows[: len(img0)], flows[len(img0):]
-    if is_cut(img0, img1, f01):
+    scaled = flow_fn if isinstance(flow_fn, ScaledFlow) else ScaledFlow(flow_fn, 1.0)
+    small0, small1 = scaled.shrink(torch.cat([img0, img1])).chunk(2)  # each frame shrunk once
+    f01, f10 = scaled.flow_fn(torch.cat([small0, small1]), torch.cat([small1, small0])).to(img0).chunk(2)
+    if is_cut(small0, small1, f01):
         return PairFlows("cut")
     (seen0, follow0), (seen1, follow1) = (consistency_masks(a, b, [STRICT_CHECK, LOOSE_CHECK])
                                           for a, b in ((f01, f10), (f10, f01)))
-    return PairFlows("flow", f01, f10, seen0, seen1, follow0, follow1)
+    return PairFlows("flow", f01, f10, seen0, seen1, follow0, follow1, f01.shape[-1] / img0.shape[-1])
 
 
-Synthesis = Callable[[torch.Tensor, torch.Tensor, "PairFlows", float], torch.Tensor]
+Synthesis = Callable[..., torch.Tensor]
+"""(img0, img1, PairFlows, t, trusted=None) -> the frame at t; ``trusted``: see ``warp_blend``."""
 
 
-def warp_blend(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
+def warp_blend(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float,
+               trusted: torch.Tensor | None = None) -> torch.Tensor:
     """The frame at t by warping both frames along Super SloMo's intermediate flows and blending them with weights
-    (1 - t) and t times each frame's visibility from the consistency check (``--synthesis warp``)."""
+    (1 - t) and t times each frame's visibility from the consistency check (``--synthesis warp``); where
+    ``trusted`` (B x 1 x h x w at the flow's size, from ``trust``) is below 1, given way to the plain blend
+    (1 - t) I0 + t I1. Every weight is made at the flow's size: at full size the frame is one weighted sum of the
+    two warped and the two input frames."""
     ft0, ft1 = intermediate_flows(flows.f01, flows.f10, t)
-    warped0, inside0 = backward_warp(img0, ft0)
-    warped1, inside1 = backward_warp(img1, ft1)
-    seen_in_1 = backward_warp(flows.seen0, ft0)[0]  # the point's frame-0 pixel has a match in frame 1
-    seen_in_0 = backward_warp(flows.seen1, ft1)[0]
-    return blend(warped0, warped1, t, seen_in_0 * inside0, seen_in_1 * inside1).clamp(0, 1)
+    seen_in_1, inside0 = backward_warp(flows.seen0, ft0)  # the point's frame-0 pixel has a match in frame 1
+    seen_in_0, inside1 = backward_warp(flows.seen1, ft1)
+    k0, k1 = blend_weights(t, seen_in_0 * inside0, seen_in_1 * inside1)
+    weights = [k0, k1] if trusted is None else [trusted * k0, trusted * k1, (1 - trusted) * (1 - t), (1 - trusted) * t]
+    size = img0.shape[-2:]
+    ft0, ft1 = resize_flow(torch.cat([ft0, ft1]), size).chunk(2)
+    weights = resize_mask(torch.cat(weights, 1), size).unbind(1)
+    out = warp_image(img0, ft0).mul_(weights[0][:, None])
+    out.addcmul_(warp_image(img1, ft1), weights[1][:, None])
+    if trusted is not None:
+        out.addcmul_(img0, weights[2][:, None]).addcmul_(img1, weights[3][:, None])
+    return out.clamp_(0, 1)
 
 
 def learned_synthesis(model: torch.nn.Module) -> Synthesis:
     """The frame at t from a trained ``SynthesisNet`` (``--synthesis learned``), in inference mode on the model's
-    device; the frame comes back on the device of ``img0``."""
+    device, from the flows at the frames' size; the frame comes back on the device of ``img0``."""
     model = model.eval()
     device = next(model.parameters()).device
 
-    def synthesis(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float) -> torch.Tensor:
+    def synthesis(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float,
+                  trusted: torch.Tensor | None = None) -> torch.Tensor:
         with torch.inference_mode():
-            inputs = (x.to(device) for x in (img0, img1, flows.f01, flows.f10))
-            return model(*inputs, t).clamp(0, 1).to(img0.device)
+            inputs = (x.to(device) for x in (img0, img1, *flows.full_size(img0.shape[-2:])))
+            made = model(*inputs, t).clamp(0, 1).to(img0.device)
+        if trusted is None:
+            return made
+        return torch.lerp((1 - t) * img0 + t * img1, made, resize_mask(trusted, img0.shape[-2:]))
 
     return synthesis
 
 
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """B x C x h x w values resized bilinearly to ``size`` (H, W)."""
+    return mask if mask.shape[-2:] == size else F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
+
+
 def trust(flows: PairFlows, t: float) -> torch.Tensor:
-    """B x 1 x H x W in [0, 1] from the share, in a ``TRUST_WINDOW`` square around each point at time t, of the
-    points whose flow at least one of the two frames roughly confirms (the loose forward-backward check
-    ``LOOSE_CHECK``): 0 up to ``TRUST_SHARE``, 1 from four times that. Only where the flow has failed: on 24
-    generated and 24 sample-clip triplets (warping on DIS flow) this costs 0.24 and 0.09 dB against no fallback,
-    where falling back wherever the strict check fails cost 0.86 and 0.57 dB (the plain blend is worse than an
-    imprecise flow)."""
+    """B x 1 x h x w in [0, 1] at the flow's size, from the share, in a ``TRUST_WINDOW`` square (of full-size px)
+    around each point at time t, of the points whose flow at least one of the two frames roughly confirms (the loose
+    forward-backward check ``LOOSE_CHECK``): 0 up to ``TRUST_SHARE``, 1 from four times that. Only where the flow
+    has failed: on 24 generated and 24 sample-clip triplets (warping on DIS flow) this costs 0.24 and 0.09 dB
+    against no fallback, where falling back wherever the strict check fails cost 0.86 and 0.57 dB (the plain blend
+    is worse than an imprecise flow)."""
     ft0, ft1 = intermediate_flows(flows.f01, flows.f10, t)
     seen = torch.maximum(backward_warp(flows.follow0, ft0)[0], backward_warp(flows.follow1, ft1)[0])
-    share = F.avg_pool2d(seen, TRUST_WINDOW, stride=1, padding=TRUST_WINDOW // 2, count_include_pad=False)
+    window = round(TRUST_WINDOW * flows.scale) // 2 * 2 + 1
+    share = F.avg_pool2d(seen, window, stride=1, padding=window // 2, count_include_pad=False)
     return ((share - TRUST_SHARE) / (3 * TRUST_SHARE)).clamp(0, 1)
 
 
@@ -134,8 +167,7 @@ def frame_at(img0: torch.Tensor, img1: torch.Tensor, flows: PairFlows, t: float,
         return img1.clone()
     if flows.kind == "cut":
         return (img0 if t < 0.5 else img1).clone()
-    trusted = trust(flows, t)
-    return trusted * synthesis(img0, img1, flows, t) + (1 - trusted) * ((1 - t) * img0 + t * img1)
+    return synthesis(img0, img1, flows, t, trust(flows, t))
 
 
 def interpolate(img0: torch.Tensor, img1: torch.Tensor, flow_fn: FlowFn, times: Sequence[float],
@@ -195,6 +227,7 @@ def interpolate_stream(frames: Iterator[tuple[Fraction, Fraction, np.ndarray]], 
     motion is spread over the time the repeats held (anime on twos, pulldown)."""
     k, count = 0, 0
     prev: torch.Tensor | None = None
+    prev_frame = None
     prev_time = last_shows = Fraction(0)
     for time, shows, frame in frames:
         cur = io.image_to_tensor(frame)
@@ -211,16 +244,16 @@ def interpolate_stream(frames: Iterator[tuple[Fraction, Fraction, np.ndarray]], 
             while k / fps_out < time:  # output frames between the previous input frame and this one
                 t = (k / fps_out - prev_time) / (time - prev_time)
                 if t == 0:
-                    yield io.tensor_to_image(prev)
+                    yield prev_frame
                 else:
                     flows = flows or pair_flows(prev, cur, flow_fn)
                     yield io.tensor_to_image(frame_at(prev, cur, flows, float(t), synthesis))
                 k += 1
-        prev, prev_time, last_shows, count = cur, time, shows, count + 1
+        prev, prev_frame, prev_time, last_shows, count = cur, frame, time, shows, count + 1
     if count < 2:
         raise FlowNetError("fewer than two frames")
     while k / fps_out < prev_time + last_shows:
-        yield io.tensor_to_image(prev)
+        yield prev_frame
         k += 1
 
 
@@ -290,9 +323,9 @@ def interpolate_sequence(source: str | os.PathLike, out: str | os.PathLike, flow
     if limits:
         check_rate(fps_out, seconds, to_video and out.suffix.lower() == ".gif", limits)
     expected = None if seconds is None else math.ceil(seconds * fps_out - 1e-6)
-    frames = video.timed_frames(source, fps_in)
+    frames = prefetched(video.timed_frames(source, fps_in))  # decoding, making frames and encoding overlap
     try:
-        with tqdm(interpolate_stream(frames, flow_fn, fps_out, synthesis, dedup), total=expected,
+        with tqdm(prefetched(interpolate_stream(frames, flow_fn, fps_out, synthesis, dedup)), total=expected,
                   desc="interpolate", unit="frame", disable=not progress) as stream:
             if not to_video:
                 return write_frames(stream, out)

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .classical import import_cv2, to_gray8
 from .errors import FlowNetError
 from .types import FlowFn
-from .warp import consistency_mask
+from .warp import consistency_mask, resize_flow
 
 REFINES = ("fuse", "variational", "none")
 MIN_SIDE = 16  # px: OpenCV's DIS needs images at least this large (8 x 8 fails inside OpenCV)
@@ -89,21 +89,29 @@ def flow_scale(h: int, w: int) -> float:
     return 1.0 if side < 720 else 0.5 if side < 1440 else 0.25
 
 
-def at_scale(flow_fn: FlowFn, scale: float | None = None) -> FlowFn:
-    """``flow_fn`` on the frames area-averaged to ``scale`` of their size (None: ``flow_scale``'s choice for their
-    size), its flow upsampled back bilinearly, in full-size pixels."""
+class ScaledFlow:
+    """``flow_fn`` run on the frames area-averaged to ``scale`` of their size (None: ``flow_scale``'s choice for
+    their size). Called, it returns the flow upsampled back (bilinear, in full-size pixels); ``reduced`` gives the
+    frames and the flow at the size the flow was estimated at, for work that need not be done at full size."""
 
-    def scaled(img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
-        h, w = img1.shape[-2:]
-        s = flow_scale(h, w) if scale is None else scale
+    def __init__(self, flow_fn: FlowFn, scale: float | None = None):
+        self.flow_fn, self.scale = flow_fn, scale
+
+    def shrink(self, images: torch.Tensor) -> torch.Tensor:
+        """``images`` (B x 3 x H x W) area-averaged to the flow's size."""
+        h, w = images.shape[-2:]
+        s = flow_scale(h, w) if self.scale is None else self.scale
         if s == 1:
-            return flow_fn(img1, img2)
-        size = (max(MIN_SIDE, round(h * s)), max(MIN_SIDE, round(w * s)))
-        flow = flow_fn(*(F.interpolate(x, size=size, mode="area") for x in (img1, img2)))
-        up = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=False)
-        return up * torch.tensor([w / size[1], h / size[0]], dtype=up.dtype).view(1, 2, 1, 1)
+            return images
+        return F.interpolate(images, size=(max(MIN_SIDE, round(h * s)), max(MIN_SIDE, round(w * s))), mode="area")
 
-    return scaled
+    def reduced(self, img1: torch.Tensor, img2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(img1, img2 at the flow's size, their flow in pixels of that size)."""
+        img1, img2 = self.shrink(torch.cat([img1, img2])).chunk(2)
+        return img1, img2, self.flow_fn(img1, img2)
+
+    def __call__(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
+        return resize_flow(self.reduced(img1, img2)[2], img1.shape[-2:])
 
 
 def refine_fn(flow_fn: FlowFn, refine: str = "fuse") -> FlowFn:

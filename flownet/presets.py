@@ -17,7 +17,7 @@ def preset(quality: str, device: str = "cpu", precision: str = "auto"):
     from .classical import classical_flow_fn
     from .evaluate import model_flow_fn
     from .interpolate import learned_synthesis, warp_blend
-    from .pipeline import at_scale, refine_fn
+    from .pipeline import ScaledFlow, refine_fn
     from .weights import default_checkpoint, load_model
 
     flow, scale, synthesis = QUALITY[quality]
@@ -25,4 +25,4 @@ def preset(quality: str, device: str = "cpu", precision: str = "auto"):
                else classical_flow_fn(flow))
     made = (learned_synthesis(load_model(default_checkpoint("synthesis"), device)) if synthesis == "learned"
             else warp_blend)
-    return at_scale(flow_fn, None if scale == "auto" else float(scale)), made
+    return ScaledFlow(flow_fn, None if scale == "auto" else float(scale)), made

@@ -12,14 +12,21 @@ import torch
 import torch.nn.functional as F
 
 
+def blend_weights(t: float | torch.Tensor, seen0: float | torch.Tensor = 1.0, seen1: float | torch.Tensor = 1.0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights of ``blend``: (1 - t) ``seen0`` and t ``seen1`` normalised, or (1 - t, t) where both vanish."""
+    w0, w1 = torch.as_tensor((1 - t) * seen0), torch.as_tensor(t * seen1)
+    total = w0 + w1
+    some = total > 1e-3
+    return (torch.where(some, w0 / total.clamp_min(1e-3), 1 - t), torch.where(some, w1 / total.clamp_min(1e-3), t))
+
+
 def blend(warped0: torch.Tensor, warped1: torch.Tensor, t: float | torch.Tensor, seen0: float | torch.Tensor = 1.0,
           seen1: float | torch.Tensor = 1.0) -> torch.Tensor:
     """The frame at t from both frames warped to t: weights (1 - t) ``seen0`` and t ``seen1`` (each frame's
     visibility there, as Super SloMo's), normalised; where both vanish, the plain blend (1 - t) I0 + t I1."""
-    w0, w1 = (1 - t) * seen0, t * seen1
-    total = w0 + w1
-    plain = (1 - t) * warped0 + t * warped1
-    return torch.where(total > 1e-3, (w0 * warped0 + w1 * warped1) / torch.as_tensor(total).clamp_min(1e-3), plain)
+    k0, k1 = blend_weights(t, seen0, seen1)
+    return k0 * warped0 + k1 * warped1
 
 
 def sample_grid(flow: torch.Tensor) -> torch.Tensor:
@@ -46,6 +53,12 @@ def backward_warp(img: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, 
     return warped, inside[:, None].to(img.dtype)
 
 
+def warp_image(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """``backward_warp``'s warped image alone (half its time at 720p goes to the inside mask)."""
+    return F.grid_sample(img, sample_grid(flow.to(img.dtype)), mode="bilinear", padding_mode="border",
+                         align_corners=True)
+
+
 def consistency_mask(flow_fw: torch.Tensor, flow_bw: torch.Tensor, alpha1: float = 0.01,
                      alpha2: float = 0.5) -> torch.Tensor:
     """Forward-backward check (Sundaram et al., ECCV 2010): a pixel of the first frame is reliable (1) when
@@ -62,6 +75,15 @@ def consistency_masks(flow_fw: torch.Tensor, flow_bw: torch.Tensor,
     round_trip = (flow_fw + bw_at_target).square().sum(1, keepdim=True)
     size = flow_fw.square().sum(1, keepdim=True) + bw_at_target.square().sum(1, keepdim=True)
     return [(round_trip < alpha1 * size + alpha2).to(flow_fw.dtype) * inside for alpha1, alpha2 in bounds]
+
+
+def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``flow`` resized bilinearly to ``size`` (H, W), its vectors scaled to pixels of that size."""
+    h, w = flow.shape[-2:]
+    if (h, w) == tuple(size):
+        return flow
+    resized = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    return resized * torch.tensor([size[1] / w, size[0] / h], dtype=resized.dtype).view(1, 2, 1, 1)
 
 
 def intermediate_flows(f01: torch.Tensor, f10: torch.Tensor, t: float | torch.Tensor

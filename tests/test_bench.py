@@ -194,9 +194,18 @@ def test_bench_video_runs_flownet_and_minterpolate_on_the_same_clip(tmp_path):
     PSNR of the frames it put back (above a plain repeat's, on a smooth pan)."""
     clip = tmp_path / "pan.mp4"
     bench.moving_video(clip, (64, 96), 10, step=2, fps=Fraction(10))
-    r = bench.bench_video(clip, seconds=1.0, qualities=("fast",))
-    assert set(r["rows"]) == {"flownet --quality fast", "ffmpeg minterpolate (mci)"}
+    r = bench.bench_video(clip, seconds=1.0, qualities=("fast",), busy=1)
+    assert set(r["rows"]) == {"flownet --quality fast", "ffmpeg minterpolate (mci)",
+                              "flownet --quality fast, 1 busy beside", "ffmpeg minterpolate, 1 busy beside"}
     frames = bench.clip_frames(clip, 1.0)[0]
     repeat = bench.dropped_frames_psnr(frames, [f for f in frames[0::2] for _ in (0, 1)])
     for row in r["rows"].values():
         assert row["seconds"] > 0 and row["psnr_dropped"] > repeat
+
+
+def test_busy_processes_are_killed_even_when_the_bench_fails():
+    with pytest.raises(RuntimeError):
+        with bench.busy_processes(2) as procs:
+            assert all(p.poll() is None for p in procs)  # running
+            raise RuntimeError("the bench failed")
+    assert all(p.poll() is not None for p in procs)  # none left behind

@@ -14,6 +14,7 @@ from flownet.errors import FlowNetError
 from flownet.interpolate import (PairFlows, even_times, frame_at, intermediate_flows, interpolate,
                                  interpolate_sequence, interpolate_stream, learned_synthesis, pair_flows, warp_blend)
 from flownet.models import SynthesisNet
+from flownet.pipeline import ScaledFlow
 from flownet.metrics import psnr, ssim
 from flownet.warp import backward_warp, consistency_mask
 
@@ -193,6 +194,27 @@ def test_motion_the_flow_cannot_follow_gives_no_speckles():
     assert high_frequency(warp_blend(img0, img1, flows, 0.5)) > 2 * high_frequency(blend)  # (what it prevents)
 
 
+def test_flow_at_half_size_makes_the_frame_at_full_size():
+    """A smooth pattern moved by (8, -4) px and a flow function that gives that motion in pixels of whatever size
+    it runs at: through ``ScaledFlow(..., 0.5)`` (flows, masks and trust at half size, the frames warped at full
+    size) the frame at t = 0.25 is the pattern moved by (2, -1) px, as at full size. Catches intermediate flows
+    resized without scaling their vectors (a move of (1, -0.5)); test_pipeline checks the two axes' factors."""
+    y, x = (c.float() for c in grid(64, 128))
+    img0, img1 = pattern(x, y).float(), pattern(x - 8, y + 4).float()
+    expected = pattern(x - 2, y + 1).float()
+
+    def motion(a, b):  # f01 for the first half of the batch, f10 for the second, in px of the size called at
+        h, w = a.shape[-2:]
+        f01 = torch.tensor([8 * w / 128, -4 * h / 64]).view(1, 2, 1, 1).expand(1, 2, h, w)
+        return torch.cat([f01, -f01])
+
+    flows = pair_flows(img0, img1, ScaledFlow(motion, 0.5))
+    assert flows.f01.shape[-2:] == (32, 64) and flows.scale == 0.5
+    made = frame_at(img0, img1, flows, 0.25)
+    assert (made - expected)[..., 8:-8, 12:-12].abs().max() < 0.02
+    assert (frame_at(img0, img1, pair_flows(img0, img1, motion), 0.25) - made)[..., 8:-8, 12:-12].abs().max() < 0.02
+
+
 def test_even_times():
     assert even_times(3) == [0.25, 0.5, 0.75]
     with pytest.raises(FlowNetError):
@@ -268,7 +290,7 @@ def test_stream_follows_each_frames_own_time():
     from the second frame to the third. Catches resampling by frame index (it would put it at 0.2 s = frame 2)."""
     times = []
 
-    def at(img0, img1, flows, t):
+    def at(img0, img1, flows, t, trusted=None):
         times.append(round(t, 6))
         return (1 - t) * img0 + t * img1
 
@@ -297,7 +319,7 @@ def test_dedup_spreads_the_motion_over_repeated_frames():
     B, not a copy of the repeat."""
     times = []
 
-    def at(img0, img1, flows, t):
+    def at(img0, img1, flows, t, trusted=None):
         times.append(t)
         return img0
 

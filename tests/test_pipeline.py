@@ -136,7 +136,7 @@ def test_flow_at_a_smaller_size_comes_back_in_full_size_pixels():
         return torch.tensor([1.0, 0.5]).view(1, 2, 1, 1).expand(a.shape[0], 2, *a.shape[-2:])
 
     img = torch.rand(1, 3, 64, 96)
-    flow = pipeline.at_scale(fixed, 0.3)(img, img)
+    flow = pipeline.ScaledFlow(fixed, 0.3)(img, img)
     assert seen == [(19, 29)] and flow.shape == (1, 2, 64, 96)
     assert torch.allclose(flow[:, 0], torch.tensor(96 / 29)) and torch.allclose(flow[:, 1], torch.tensor(0.5 * 64 / 19))
     sizes = [(480, 640), (720, 1280), (2160, 3840)]
@@ -148,5 +148,5 @@ def test_dis_at_half_size_follows_a_known_translation():
 
     shift = (6, -4)
     img1, img2 = textured_pair(shift, size=(128, 160))
-    flow = pipeline.at_scale(classical_flow_fn("dis-medium"), 0.5)(img1, img2)
+    flow = pipeline.ScaledFlow(classical_flow_fn("dis-medium"), 0.5)(img1, img2)
     assert epe_inside(flow, shift, border=16) < 0.5

@@ -44,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="video or frames: first fine-tune the learned synthesis on the input's own triplets "
                         "(frames i, i+1, i+2 spread over it; --adapt-steps steps, a few minutes on a CPU)")
     p.add_argument("--adapt-steps", type=at_least(1), default=200, help="optimiser steps of --adapt")
+    p.add_argument("--threads", type=at_least(1),
+                   help="compute threads (default: the CPUs this process may use less those other processes keep "
+                        "busy, so that a busy machine costs no more than its share)")
     p.add_argument("--force", action="store_true",
                    help=f"allow what is refused as unlikely to be meant: more than {MAX_FRAMES} frames per pair, "
                         f"over {LIMITS[0]} fps, a GIF over {LIMITS[1]} fps, over {LIMITS[2]} hour of video")
@@ -65,6 +68,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..concurrency import compute_threads, use_threads
+
+    use_threads(args.threads or compute_threads())
     for flag, many in (("--frames", args.frames), ("--factor", args.factor and args.factor - 1)):
         if many and many > MAX_FRAMES and not args.force:
             raise FlowNetError(f"{flag} {getattr(args, flag[2:])} makes {many} frames per pair (over {MAX_FRAMES}): "
@@ -102,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
 def chosen_flow_and_synthesis(args: argparse.Namespace, quality: str):
     """(flow function, synthesis, what they are in words) of ``quality``'s preset, where --flow, --flow-scale and
     --synthesis do not say otherwise."""
-    from ..pipeline import at_scale
+    from ..pipeline import ScaledFlow
 
     flow, scale, synthesis = (given or preset for given, preset in
                               zip((args.flow, args.flow_scale, args.synthesis), QUALITY[quality]))
     label, flow_fn = chosen_flow(args, flow)
     size = "the size flow_scale picks" if scale == "auto" else f"{scale} x the frames' size"
     said = f"quality {quality}: {label} at {size}, {synthesis} synthesis"
-    return at_scale(flow_fn, parse_flow_scale(scale)), chosen_synthesis(args, synthesis), said
+    return ScaledFlow(flow_fn, parse_flow_scale(scale)), chosen_synthesis(args, synthesis), said
 
 
 def parse_flow_scale(text: str) -> float | None:
