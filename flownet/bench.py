@@ -306,16 +306,16 @@ def clip_frames(clip: Path | None, seconds: float) -> tuple[list, Fraction, str]
     return frames, fps, f"{clip.name} ({frames[0].shape[1]}x{frames[0].shape[0]}, {float(fps):g} fps)"
 
 
-def minterpolate(frames: list, fps: Fraction, out: Path | None = None) -> list:
-    """ffmpeg's minterpolate (``MINTERPOLATE``) of raw frames at ``fps`` to twice the rate: into the video ``out``
-    (H.264, CRF 18) or, without one, back as frames."""
+def minterpolate(frames: list, fps: Fraction, out: Path | None = None, factor: int = 2) -> list:
+    """ffmpeg's minterpolate (``MINTERPOLATE``) of raw frames at ``fps`` to ``factor`` times the rate: into the
+    video ``out`` (H.264, CRF 18) or, without one, back as frames."""
     from .video import ffmpeg_exe
 
     h, w = frames[0].shape[:2]
     sink = ["-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(out)] if out else \
         ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps),
-           "-i", "-", "-vf", MINTERPOLATE.format(fps=2 * fps), *sink]
+           "-i", "-", "-vf", MINTERPOLATE.format(fps=factor * fps), *sink]
     result = subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), capture_output=True)
     if result.returncode:
         raise FlowNetError(f"ffmpeg's minterpolate failed: {result.stderr.decode(errors='replace').strip()[-200:]}")

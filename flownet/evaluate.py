@@ -114,9 +114,23 @@ def _triplet_files(folder: Path) -> tuple[Path, Path, Path] | None:
     return tuple(found)
 
 
+def minterpolate_at(f0: torch.Tensor, f1: torch.Tensor, t: float) -> torch.Tensor:
+    """ffmpeg's minterpolate (``bench.MINTERPOLATE``, what a CPU user has at hand) at time t: the two frames (and
+    the second again: its motion search looks one frame ahead) at 1 frame/s resampled to the denominator of t."""
+    from fractions import Fraction
+
+    from . import io
+    from .bench import minterpolate
+
+    q = Fraction(t).limit_denominator(64)
+    frames = [io.tensor_to_image(f) for f in (f0, f1, f1)]
+    return io.image_to_tensor(minterpolate(frames, Fraction(1), factor=q.denominator)[q.numerator])
+
+
 INTERP_BASELINES: dict[str, Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]] = {
     "frame repeat": lambda f0, f1, t: f0 if t <= 0.5 else f1,
     "linear blend": lambda f0, f1, t: (1 - t) * f0 + t * f1,
+    "ffmpeg minterpolate": minterpolate_at,
 }
 
 

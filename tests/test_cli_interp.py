@@ -70,21 +70,21 @@ def make_triplets(root, n=2):
 
 
 def test_eval_interp_reports_all_methods(tmp_path):
-    """One run, one row per --flow (the model, OpenCV's DIS) and --synthesis (learned, warp) beside frame repeat and
-    linear blend."""
+    """One run, one row per --flow (the model, OpenCV's DIS) and --synthesis (learned, warp) beside frame repeat,
+    linear blend and ffmpeg's minterpolate (its frame at t, not one of the inputs)."""
     data = make_triplets(tmp_path / "triplets")
     r = flownet("eval", "--interp", "--data", data, "--json", tmp_path / "r.json")  # the defaults
     methods = json.loads((tmp_path / "r.json").read_text())["methods"]
     ours, dis = "flownet (flownets_0.5.pt + fuse)", "dis-medium flow"
     assert set(methods) == {f"learned on {ours}", f"warp on {ours}", f"learned on {dis}", f"warp on {dis}",
-                            "frame repeat", "linear blend"}
+                            "frame repeat", "linear blend", "ffmpeg minterpolate"}
     rows = [line for line in r.stdout.splitlines() if any(line.startswith(name) for name in methods)]
-    assert len(rows) == 6 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
+    assert len(rows) == 7 and len({len(row) for row in rows}) == 1  # one row each, columns aligned
     for name, r in methods.items():
         assert r["n"] == 2 and 0 < r["ssim"] <= 1
     # a smooth pattern moved by 3 px: warping along either flow beats blending
-    for name in (f"learned on {ours}", f"warp on {ours}", f"warp on {dis}"):
-        assert methods[name]["psnr"] > methods["linear blend"]["psnr"] + 3, name
+    for name in (f"learned on {ours}", f"warp on {ours}", f"warp on {dis}", "ffmpeg minterpolate"):
+        assert methods[name]["psnr"] > methods["linear blend"]["psnr"] + 3, name  # (minterpolate's frame 0: 20 dB)
     repeat = independent_psnr(data / "t0/frame0.png", data / "t0/gt.png")
     assert methods["frame repeat"]["triplets"]["t0"]["psnr"] == pytest.approx(repeat, abs=1e-6)
 

@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
     p.add_argument("--interp", action="store_true",
                    help="evaluate frame interpolation instead: --data is a folder of triplet folders (frame0, gt = "
-                        "the true frame at t, frame1; t from t.txt when there is one, else 0.5); PSNR and SSIM of each --synthesis on each --flow, frame "
-                        "repeat and linear blend")
+                        "the true frame at t, frame1; t from t.txt when there is one, else 0.5); PSNR and SSIM of "
+                        "each --synthesis on each --flow, frame repeat, linear blend and ffmpeg's minterpolate")
     p.add_argument("--data", required=True,
                    help="dataset folder (Flying Chairs, Middlebury <Seq>/flow10.flo, MPI-Sintel, KITTI 2015) or a "
                         "pair-list file of 'img1 img2 flow' lines (paths relative to the file)")
@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     if args.epe == args.interp:
         raise FlowNetError("say what to evaluate: --epe (flow) or --interp (frame interpolation), one of them")
     if args.interp and args.baseline:
-        raise FlowNetError("--baseline is for --epe; --interp always reports the frame-repeat and blend baselines")
+        raise FlowNetError("--baseline is for --epe; --interp always reports the frame-repeat, blend and minterpolate "
+                           "baselines")
     if args.epe and args.flow is not None:
         raise FlowNetError("--flow is for --interp; for OpenCV's flow with --epe use --baseline")
     names = listed(args.flow or "model,dis-medium", FLOWS, "--flow")
