@@ -319,7 +319,7 @@ def minterpolate(frames: list, fps: Fraction, out: Path | None = None, factor: i
     result = subprocess.run(cmd, input=b"".join(f.tobytes() for f in frames), capture_output=True)
     if result.returncode:
         raise FlowNetError(f"ffmpeg's minterpolate failed: {result.stderr.decode(errors='replace').strip()[-200:]}")
-    return [] if out else list(np.frombuffer(result.stdout, np.uint8).reshape(-1, h, w, 3))
+    return [] if out else list(np.frombuffer(result.stdout, np.uint8).reshape(-1, h, w, 3).copy())
 
 
 def dropped_frames_psnr(frames: list, made: list) -> float:
