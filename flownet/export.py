@@ -16,7 +16,7 @@ import torch
 
 from .errors import FlowNetError
 from .fileutil import atomic_path
-from .models import FlowNetS
+from .models import FlowNetS, model_name
 
 OPSET = 17
 TRACE_SIZE = (100, 130)  # not multiples of 64: see the module docstring
@@ -28,6 +28,9 @@ def export_onnx(model: FlowNetS, path: str | os.PathLike, opset: int = OPSET) ->
         import onnx  # noqa: F401  (the legacy exporter needs it)
     except ImportError:
         raise FlowNetError("ONNX export needs the onnx package: pip install onnx (or the extra: flownet[onnx])") from None
+    if type(model) is not FlowNetS:
+        raise FlowNetError(f"ONNX export supports flownets only, not {model_name(model)}: the tracer would fix the "
+                           "sizes of its correlation lookup to one input size (exact there, wrong at any other)")
     path = Path(path)
     if path.suffix.lower() != ".onnx":
         raise FlowNetError("the output must end in .onnx", path)

@@ -52,3 +52,16 @@ def test_export_cli(model, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "flownet.cli", "export", "--onnx", str(tmp_path / "m.txt"),
                           "--width", "0.25"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_export_refuses_models_the_tracer_would_fix_to_one_size(tmp_path):
+    """raft-lite traced at one size gave flows off by up to 3.7 px at another (its lookup's sizes are Python
+    numbers to the tracer): refused with one line, no file left, rather than written wrong."""
+    from flownet.models import get_model
+
+    model = get_model("raft-lite", feature_dim=16, hidden_dim=8, context_dim=8, levels=2, radius=1)
+    save_weights(model, tmp_path / "r.pt")
+    r = subprocess.run([sys.executable, "-m", "flownet.cli", "export", "--onnx", str(tmp_path / "r.onnx"),
+                        "--checkpoint", str(tmp_path / "r.pt")], capture_output=True, text=True)
+    assert r.returncode == 2 and "flownets only" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "r.onnx").exists()
