@@ -2,12 +2,12 @@
 
     .venv/bin/python tools/results.py [--shared ../shared/data] [--no-readme]
 
-Flow: every configuration of our pipeline (FlowNetS alone, + variational, + fuse = the default; the stack when a
-checkpoint ships) beside zero flow, OpenCV's DIS ultrafast/fast/medium, Farneback and, where opencv-contrib is
-installed, DeepFlow: mean EPE over pairs and seconds per pair, all measured in this run (each method warmed up on
+Flow: every configuration of our pipeline (FlowNetS alone, + variational, + fuse = the default; the stack, raft-lite
+alone and + fuse, raft-lite-dis alone, when their checkpoints ship) beside zero flow, OpenCV's DIS
+ultrafast/fast/medium/fine, Farneback and, where opencv-contrib is installed, DeepFlow: mean EPE over pairs and seconds per pair, all measured in this run (each method warmed up on
 the first pair first). Interpolation: `flownet eval --interp`'s rows (learned synthesis and warping, on our flow
-and on DIS-medium's, blend, repeat). Writes out/results/results.json and the tables between the
-``<!-- results:... -->`` markers of README.md.
+and on DIS-medium's, blend, repeat, ffmpeg's minterpolate). Writes out/results/results.json and the tables between
+the ``<!-- results:... -->`` markers of README.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from flownet.evaluate import evaluate_epe, evaluate_interp, interp_triplets, mod
 from flownet.interpolate import learned_synthesis, warp_blend
 from flownet.pipeline import refine_fn
 from flownet.precision import cpu_info
-from flownet.weights import checkpoint_dirs, default_checkpoint, load_model
+from flownet.weights import DEFAULT_WEIGHTS, checkpoint_dirs, default_checkpoint, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOW_SETS = {"flyingchairs": "real Flying Chairs (3 pairs)", "middlebury": "Middlebury (8 pairs)"}
@@ -45,9 +45,19 @@ def flow_methods() -> dict[str, object]:
         stack = model_flow_fn(load_model(default_checkpoint("flownets-stack")))
         rows["FlowNetS stack alone (`--model flownets-stack --refine none`)"] = stack
         rows["FlowNetS stack + fuse (`--model flownets-stack`)"] = refine_fn(stack, "fuse")
+    for name in ("raft-lite", "raft-lite-dis"):
+        if name in DEFAULT_WEIGHTS and any((d / DEFAULT_WEIGHTS[name]).is_file() for d in checkpoint_dirs()):
+            model = model_flow_fn(load_model(default_checkpoint(name)))
+            rows[f"{name} alone (`--model {name} --refine none`)"] = model
+            if name == "raft-lite":
+                rows["raft-lite + fuse (`--model raft-lite`)"] = refine_fn(model, "fuse")
     rows["zero flow"] = zero_flow_fn
     rows.update({f"OpenCV {m.replace('-', ' ').replace('dis', 'DIS')}": classical_flow_fn(m) for m in METHODS})
     cv2 = import_cv2()
+    fine = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    fine.setFinestScale(0)  # "fine": the medium preset down to full resolution
+    rows["OpenCV DIS fine (medium to the finest scale)"] = lambda a, b: torch.stack([
+        torch.from_numpy(fine.calc(to_gray8(i), to_gray8(j), None)).permute(2, 0, 1) for i, j in zip(a, b)]).float()
     if hasattr(cv2, "optflow"):
         deep = cv2.optflow.createOptFlow_DeepFlow()
         rows["OpenCV-contrib DeepFlow"] = lambda a, b: torch.stack([
