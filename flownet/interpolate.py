@@ -30,9 +30,9 @@ from . import io
 from .concurrency import prefetched
 from .errors import FlowNetError
 from .fileutil import atomic_folder
-from .types import FlowFn
 from .pipeline import ScaledFlow
-from .warp import (backward_warp, blend_weights, consistency_masks, intermediate_flows, resize_flow,
+from .types import FlowFn
+from .warp import (backward_warp, blend_weights, consistency_masks, intermediate_flows, resize_flow, resize_mask,
                    warp_image)
 
 TRUST_WINDOW = 9  # px: side of the square over which the trust in the flow is averaged (frame_at) ...
@@ -134,11 +134,6 @@ def learned_synthesis(model: torch.nn.Module) -> Synthesis:
         return torch.lerp((1 - t) * img0 + t * img1, made, resize_mask(trusted, img0.shape[-2:]))
 
     return synthesis
-
-
-def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """B x C x h x w values resized bilinearly to ``size`` (H, W)."""
-    return mask if mask.shape[-2:] == size else F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
 
 
 def trust(flows: PairFlows, t: float) -> torch.Tensor:

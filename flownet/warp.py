@@ -86,6 +86,11 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resized * torch.tensor([size[1] / w, size[0] / h], dtype=resized.dtype).view(1, 2, 1, 1)
 
 
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """B x C x h x w values (masks, weights) resized bilinearly to ``size`` (H, W)."""
+    return mask if mask.shape[-2:] == size else F.interpolate(mask, size=size, mode="bilinear", align_corners=False)
+
+
 def intermediate_flows(f01: torch.Tensor, f10: torch.Tensor, t: float | torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Super SloMo's approximation (Jiang et al., CVPR 2018) of the flows from time t to frame 0 and to frame 1,
