@@ -224,7 +224,8 @@ def test_ntsc_rate_gives_the_exact_count_and_duration(tmp_path):
 @pytest.mark.parametrize("args, said", [([], "quality fast: dis-medium flow at the size flow_scale picks, warp"),
                                         (["--quality", "fast"], "quality fast: dis-medium flow"),
                                         (["--quality", "fast", "--flow-scale", "0.5", "--synthesis", "learned"],
-                                         "quality fast: dis-medium flow at 0.5 x the frames' size, learned")])
+                                         "quality fast: dis-medium flow at 0.5 x the frames' size, learned"),
+                                        (["--threads", "1"], "compute threads: 1")])
 def test_quality_presets_say_what_ran(tmp_path, args, said):
     src = tone_clip(tmp_path / "in.mp4", seconds=0.5)
     r = flownet_cli("interpolate", src, "-o", tmp_path / "out.mp4", *args)

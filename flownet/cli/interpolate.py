@@ -162,5 +162,7 @@ def run_sequence(args: argparse.Namespace) -> int:
     n = interpolate_sequence(args.frame0, args.output, flow_fn, factor, args.fps, args.input_fps, args.crf,
                              say=lambda message: print(message, file=sys.stderr), synthesis=synthesis,
                              dedup=args.dedup, limits=None if args.force else LIMITS)
-    print(f"{n} frames written to {args.output} ({said})")
+    import torch
+
+    print(f"{n} frames written to {args.output} ({said}; compute threads: {torch.get_num_threads()})")
     return 0
