@@ -495,7 +495,7 @@ def run_bench(what: str, width: float, size: tuple[int, int], crop: tuple[int, i
         print(f"video:     x2 of the first {r['input_frames']} frames of {r['clip']}; seconds and output frames/s of "
               "video in, video out (H.264); PSNR of every other frame dropped and put back")
         for name, v in r["rows"].items():
-            used = f"  ({v['threads']} threads)" if "threads" in v else "  (ffmpeg's threads)"
+            used = f"  (threads: {v['threads']})" if "threads" in v else "  (ffmpeg's threads)"
             print(f"video:     {name:<42}{v['seconds']:7.1f} s {v['frames_per_s']:7.2f} frames/s "
                   f"{v['psnr_dropped']:7.2f} dB{used}")
     if "classical" in whats:

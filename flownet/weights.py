@@ -24,7 +24,8 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # of th
 INSTALLED_DIR = Path("share") / "flownet" / "checkpoints"  # under an installation's prefix (setup.cfg data_files)
 CONFIG_KEYS = ("width", "batch_norm", "div_flow")
 # the shipped weights of each model of the registry that has some (files in checkpoint_dirs())
-DEFAULT_WEIGHTS = {"flownets": "flownets_0.5.pt", "raft-lite": "raft-lite.pt", "synthesis": "synthesis_32.pt"}
+DEFAULT_WEIGHTS = {"flownets": "flownets_0.5.pt", "raft-lite": "raft-lite.pt", "raft-lite-dis": "raft-lite-dis.pt",
+                   "synthesis": "synthesis_32.pt"}
 
 
 def checkpoint_dirs() -> list[Path]:

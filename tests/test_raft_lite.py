@@ -101,3 +101,25 @@ def test_train_raft_lite_from_the_command_line(tmp_path):
     assert isinstance(model, RAFTLite)
     with torch.no_grad():
         assert model(torch.rand(1, 3, 40, 48), torch.rand(1, 3, 40, 48)).shape == (1, 2, 40, 48)
+
+
+def test_raft_lite_dis_adds_its_correction_to_the_full_size_dis_flow():
+    """With its flow head zeroed (no correction) raft-lite-dis returns OpenCV's DIS flow itself at full size, on
+    a size that is not a multiple of 8; a constant correction of c px at 1/8 moves every inner pixel by 8 c. Catches the
+    initial flow passed through the 1/8 grid (DIS's detail lost), the correction not scaled to pixels, or the
+    padding left in the output."""
+    from flownet.classical import classical_flow_fn
+
+    torch.manual_seed(0)
+    img1 = torch.rand(1, 3, 44, 61)
+    img2 = torch.roll(img1, shifts=(1, 2), dims=(2, 3))
+    model = get_model("raft-lite-dis", feature_dim=16, hidden_dim=8, context_dim=8, levels=2, radius=1).eval()
+    torch.nn.init.zeros_(model.flow_head[-1].weight)
+    torch.nn.init.zeros_(model.flow_head[-1].bias)
+    dis = classical_flow_fn("dis-medium")(img1, img2)
+    with torch.no_grad():
+        assert torch.equal(model(img1, img2), dis)
+        model.flow_head[-1].bias.copy_(torch.tensor([0.25, -0.5]))
+        moved = model(img1, img2, iters=2)  # two iterations: 2 x the bias at 1/8
+    inner = (moved - dis)[..., 8:40, 8:56]  # (the convex upsampling's border blocks mix in zero padding, as RAFT's)
+    assert torch.allclose(inner, torch.tensor([4.0, -8.0]).view(1, 2, 1, 1).expand_as(inner), atol=1e-4)

@@ -1,14 +1,16 @@
-"""One sitting of RAFT-lite's accumulating training, and what it leaves in the repository.
+"""One sitting of a flow model's accumulating training, and what it leaves in the repository.
 
-    python tools/raft_lite_sitting.py train [--minutes 100] [--accelerator gpu ...]   # a sitting
-    python tools/raft_lite_sitting.py commit RUN --sitting N [--note TEXT]          # keep it if it is better
+    python tools/raft_lite_sitting.py train [--recipe R.yaml] [--minutes 100] [--accelerator gpu ...]  # a sitting
+    python tools/raft_lite_sitting.py commit RUN --sitting N [--recipe R.yaml] [--note TEXT]     # keep if better
 
-`train` runs `flownet train --config tools/raft_lite_recipe.yaml`, starting from checkpoints/raft-lite.pt when it
-exists (so each session continues the last one), with as many epochs as fit in --minutes at this machine's pace
-(measured in its first epoch: pass --epochs to set them). `commit` reads the run's best checkpoint (EMA weights,
-lowest validation EPE on the recipe's fixed generated set), and when its validation EPE beats the one logged for
-checkpoints/raft-lite.pt, writes it there in fp16 and adds a row to docs/raft-lite.md's training log. Extra
-arguments of `train` go to `flownet train` (e.g. --accelerator gpu --devices 1 on a lent GPU, --out $OUT/run).
+The recipe (default tools/raft_lite_recipe.yaml) names the model; its shipped weights are
+checkpoints/<flownet.weights.DEFAULT_WEIGHTS[model]> and its training log docs/<model>.md. `train` runs
+`flownet train --config RECIPE`, starting from the model's shipped weights when they exist (so each session
+continues the last one; before the first sitting, from the recipe's own `init:`), with as many epochs as fit in
+--minutes (~5 minutes an epoch on a 2-core CPU: pass --epochs to set them). `commit` reads the run's best
+checkpoint (EMA weights, lowest validation EPE on the recipe's fixed generated set), and when its validation EPE
+beats the best one in the log, writes it to the shipped weights in fp16 and adds a row to the log. Extra arguments
+of `train` go to `flownet train` (e.g. --accelerator gpu --devices 1 on a lent GPU, --out $OUT/run).
 """
 
 from __future__ import annotations
@@ -22,16 +24,26 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "checkpoints" / "raft-lite.pt"
-LOG = ROOT / "docs" / "raft-lite.md"
 RECIPE = ROOT / "tools" / "raft_lite_recipe.yaml"
+sys.path.insert(0, str(ROOT))
 
 
-def train(minutes: float, extra: list[str]) -> int:
-    init = ["--init", str(WEIGHTS)] if WEIGHTS.is_file() else []
+def places(recipe: Path) -> tuple[str, Path, Path]:
+    """(model, its shipped weights, its training log) for ``recipe``."""
+    import yaml
+
+    from flownet.weights import DEFAULT_WEIGHTS
+
+    model = yaml.safe_load(recipe.read_text())["model"]
+    return model, ROOT / "checkpoints" / DEFAULT_WEIGHTS[model], ROOT / "docs" / f"{model}.md"
+
+
+def train(recipe: Path, minutes: float, extra: list[str]) -> int:
+    _, weights, _ = places(recipe)
+    init = ["--init", str(weights)] if weights.is_file() else []
     if "--epochs" not in extra:
         extra = ["--epochs", str(max(1, int(minutes / 5)))] + extra  # ~5 min an epoch on a 2-core CPU
-    return subprocess.call([sys.executable, "-m", "flownet.cli", "train", "--config", str(RECIPE), *init, *extra])
+    return subprocess.call([sys.executable, "-m", "flownet.cli", "train", "--config", str(recipe), *init, *extra])
 
 
 def best_row(run: Path) -> dict:
@@ -42,36 +54,35 @@ def best_row(run: Path) -> dict:
     return {"val_epe": float(best["val_epe"]), "steps": int(best["step"]) + 1, "minutes": float(best["minutes"])}
 
 
-def logged_best() -> float:
-    """The lowest validation EPE in docs/raft-lite.md's log (inf when empty)."""
+def logged_best(log: Path) -> float:
+    """The lowest validation EPE in the training log ``log`` (inf when empty)."""
     row = r"^\| \d+ \|[^|]*\|[^|]*\|[^|]*\|[^|]*\| ([\d.]+) \|"  # sitting, date, machine, steps, minutes, EPE
-    values = [float(m) for m in re.findall(row, LOG.read_text(), re.M)]
+    values = [float(m) for m in re.findall(row, log.read_text(), re.M)]
     return min(values, default=float("inf"))
 
 
-def commit(run: Path, sitting: int, note: str) -> int:
-    sys.path.insert(0, str(ROOT))
+def commit(recipe: Path, run: Path, sitting: int, note: str) -> int:
     from flownet.models import get_model
     import torch
 
     from flownet.precision import cpu_info, isa_level
     from flownet.weights import read_checkpoint, save_weights
 
+    _, weights, log = places(recipe)
     row = best_row(run)
-    if row["val_epe"] >= logged_best():
-        print(f"validation EPE {row['val_epe']:.3f} is no better than the logged {logged_best():.3f}: nothing kept")
+    if row["val_epe"] >= logged_best(log):
+        print(f"validation EPE {row['val_epe']:.3f} is no better than the logged {logged_best(log):.3f}: nothing kept")
         return 1
     config, state, _ = read_checkpoint(run / "checkpoints" / "best.ckpt")
     model = get_model(config.pop("model"), **config)
     model.load_state_dict(state)
-    save_weights(model, WEIGHTS, half=True, meta={"sitting": sitting, **row, "recipe": RECIPE.name})
+    save_weights(model, weights, half=True, meta={"sitting": sitting, **row, "recipe": recipe.name})
     cpu, flags = cpu_info()
     line = (f"| {sitting} | {datetime.date.today()} | {cpu} ({isa_level(flags)}), {torch.get_num_threads()} threads | "
             f"{row['steps']} | {row['minutes']:.0f} | "
             f"{row['val_epe']:.3f} | {note} |\n")
-    text = LOG.read_text()
-    LOG.write_text(text.replace("<!-- log -->\n", line + "<!-- log -->\n"))
-    print(f"{WEIGHTS} written (validation EPE {row['val_epe']:.3f}); log row added to {LOG}")
+    log.write_text(log.read_text().replace("<!-- log -->\n", line + "<!-- log -->\n"))
+    print(f"{weights} written (validation EPE {row['val_epe']:.3f}); log row added to {log}")
     return 0
 
 
@@ -84,8 +95,12 @@ def main() -> int:
     c.add_argument("run", type=Path)
     c.add_argument("--sitting", type=int, required=True)
     c.add_argument("--note", default="")
+    for command in (t, c):
+        command.add_argument("--recipe", type=Path, default=RECIPE, help="the model's recipe (default: %(default)s)")
     args, extra = p.parse_known_args()
-    return train(args.minutes, extra) if args.what == "train" else commit(args.run, args.sitting, args.note)
+    if args.what == "train":
+        return train(args.recipe, args.minutes, extra)
+    return commit(args.recipe, args.run, args.sitting, args.note)
 
 
 if __name__ == "__main__":

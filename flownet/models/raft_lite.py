@@ -15,6 +15,7 @@ B x 2 x H x W in pixels. Train mode returns every upsampled flow, [final, ..., i
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass
 
 import torch
@@ -146,18 +147,32 @@ class RAFTLite(nn.Module):
         if self.training and any(pad):
             raise ValueError(f"training input size must be a multiple of {STRIDE}, got {h}x{w}")
         x = F.pad(torch.cat([img1, img2]), pad, mode="replicate") * 2 - 1
-        flows = self.flows(x[: len(img1)], x[len(img1):], iters or self.config.iters)
+        init = self.initial_flow(img1, img2)
+        init = None if init is None else F.pad(init, pad, mode="replicate")
+        flows = self.flows(x[: len(img1)], x[len(img1):], iters or self.config.iters, init)
         if self.training:
             return flows[::-1]
         return flows[-1][:, :, :h, :w].float().contiguous()
 
-    def flows(self, img1: torch.Tensor, img2: torch.Tensor, iters: int) -> list[torch.Tensor]:
-        """Images in [-1, 1] (sides multiples of 8) -> the initial and each iteration's flow, upsampled, in px."""
+    def initial_flow(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor | None:
+        """A full-size flow (B x 2 x H x W, px) for the iterations to correct; None: start from the global match."""
+        return None
+
+    def flows(self, img1: torch.Tensor, img2: torch.Tensor, iters: int,
+              init: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """Images in [-1, 1] (sides multiples of 8) -> the initial and each iteration's flow, upsampled, in px.
+        With a full-size ``init``, the iterations start from it averaged to 1/8 and their upsampled correction is
+        added to it (its full-size detail stays where nothing is corrected)."""
         cfg = self.config
         f1, f2 = self.fnet(torch.cat([img1, img2])).float().chunk(2)
         pyramid = CorrPyramid(f1, f2, cfg.levels, cfg.radius)
-        flow = soft_match(pyramid.levels[0], f1.shape)
-        ups = [STRIDE * F.interpolate(flow, scale_factor=STRIDE, mode="bilinear", align_corners=False)]
+        if init is None:
+            flow = soft_match(pyramid.levels[0], f1.shape)
+            ups = [STRIDE * F.interpolate(flow, scale_factor=STRIDE, mode="bilinear", align_corners=False)]
+        else:
+            flow = F.avg_pool2d(init.float(), STRIDE) / STRIDE
+            ups = [init.float()]
+        start = flow
         hidden, context = self.cnet(img1).split([cfg.hidden_dim, cfg.context_dim], dim=1)
         hidden, context = torch.tanh(hidden), F.relu(context)
         coords = pixel_grid(*flow.shape[:1], *flow.shape[2:], device=flow.device)
@@ -167,8 +182,29 @@ class RAFTLite(nn.Module):
             hidden = self.gru(hidden, torch.cat([context, self.motion(flow, corr.to(context.dtype))], dim=1))
             flow = flow + self.flow_head(hidden).float()
             if self.training or i == iters - 1:  # (evaluation needs the last flow only)
-                ups.append(convex_upsample(flow, 0.25 * self.mask_head(hidden).float()))
+                mask = 0.25 * self.mask_head(hidden).float()
+                ups.append(convex_upsample(flow, mask) if init is None else
+                           ups[0] + convex_upsample(flow - start, mask))
         return ups
 
     def config_dict(self) -> dict:
         return asdict(self.config)
+
+
+class RAFTLiteDIS(RAFTLite):
+    """RAFT-lite as a learned correction of a classical flow: its iterations start from OpenCV's DIS (medium
+    preset) flow of the pair, and their correction, upsampled, is added to DIS's full-size flow. DIS is
+    accurate on small, textured motions and fails on large ones and occlusions; the network learns where and how
+    to correct it."""
+
+    def initial_flow(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return dis_medium()(img1.detach().float().cpu(), img2.detach().float().cpu()).to(img1.device)
+
+
+@functools.cache
+def dis_medium():
+    """OpenCV's DIS flow (medium preset) as a flow function (made once: it holds OpenCV state)."""
+    from ..classical import classical_flow_fn
+
+    return classical_flow_fn("dis-medium")
