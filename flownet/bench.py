@@ -359,6 +359,7 @@ def bench_video(clip: Path | None = None, seconds: float = 2.0, qualities: tuple
 
     frames, fps, name = clip_frames(clip, seconds)
     rows: dict = {}
+    before = torch.get_num_threads()
     with tempfile.TemporaryDirectory() as tmp:
         cut = Path(tmp) / "cut.mp4"
         write_video(frames, cut, fps, crf=18)
@@ -388,14 +389,17 @@ def bench_video(clip: Path | None = None, seconds: float = 2.0, qualities: tuple
                 made["mi"] = dropped_frames_psnr(frames, minterpolate(frames[0::2], fps / 2))
             return {"seconds": taken, "frames": n, "frames_per_s": n / taken, "psnr_dropped": made["mi"]}
 
-        for quality in qualities:
-            rows[f"flownet --quality {quality}"] = flownet_row(quality)
-        rows["ffmpeg minterpolate (mci)"] = minterpolate_row()
-        if busy:
-            with busy_processes(busy):
-                beside = f", {busy} busy beside"
-                rows[f"flownet --quality {VIDEO_QUALITY}{beside}"] = flownet_row(VIDEO_QUALITY)
-                rows[f"ffmpeg minterpolate{beside}"] = minterpolate_row()
+        try:
+            for quality in qualities:
+                rows[f"flownet --quality {quality}"] = flownet_row(quality)
+            rows["ffmpeg minterpolate (mci)"] = minterpolate_row()
+            if busy:
+                with busy_processes(busy):
+                    beside = f", {busy} busy beside"
+                    rows[f"flownet --quality {VIDEO_QUALITY}{beside}"] = flownet_row(VIDEO_QUALITY)
+                    rows[f"ffmpeg minterpolate{beside}"] = minterpolate_row()
+        finally:
+            use_threads(before)  # the process as it was (the runs above set its threads)
     return {"clip": name, "input_frames": len(frames), "fps": str(fps), "rows": rows}
 
 

@@ -209,3 +209,13 @@ def test_busy_processes_are_killed_even_when_the_bench_fails():
             assert all(p.poll() is None for p in procs)  # running
             raise RuntimeError("the bench failed")
     assert all(p.poll() is not None for p in procs)  # none left behind
+
+
+def test_bench_video_leaves_the_process_threads_as_they_were(tmp_path):
+    """Its runs set torch's threads (as flownet interpolate does, from the machine's load): afterwards the process
+    has its own count back (a leaked count of 1 made later tests run single-threaded)."""
+    clip = tmp_path / "pan.mp4"
+    bench.moving_video(clip, (48, 64), 6, step=2, fps=Fraction(10))
+    before = torch.get_num_threads()
+    bench.bench_video(clip, seconds=0.6, qualities=("fast",), threads=1 if before > 1 else 2)
+    assert torch.get_num_threads() == before

@@ -114,7 +114,9 @@ def test_training_layouts_give_the_same_gradients(monkeypatch):
         grads[name] = [p.grad.clone() for p in model.parameters()]
         layouts = [f.is_contiguous(memory_format=torch.channels_last) and not f.is_contiguous() for f in flows]
         assert layouts == ([False] * 5 if name == "nchw" else [True, False, False, False, False]), layouts
-    assert all((g - h).norm() < 1e-4 * g.norm() for g, h in zip(grads["nchw"], grads["mixed"]))  # rounding only
+    # rounding only: up to 0.5 % on a bias whose gradient is a sum with cancellation (one thread; 1e-5 overall),
+    # where a layout mistake (a transposed or misplaced gradient) is of the order of the gradient itself
+    assert all((g - h).norm() < 1e-2 * g.norm() for g, h in zip(grads["nchw"], grads["mixed"]))
 
 
 @pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
