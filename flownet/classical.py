@@ -6,6 +6,8 @@ Each ``classical_flow_fn(name)`` has the signature of ``evaluate.model_flow_fn``
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 
@@ -46,6 +48,12 @@ def classical_flow_fn(name: str) -> FlowFn:
 
         def pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return dis.calc(a, b, None)
+
+    return opencv_flow_fn(pair)
+
+
+def opencv_flow_fn(pair: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> FlowFn:
+    """A flow function from an OpenCV-style call on two H x W uint8 grey images returning H x W x 2 flow."""
 
     def flow_fn(img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
         flows = [torch.from_numpy(pair(to_gray8(a), to_gray8(b))).permute(2, 0, 1) for a, b in zip(img1, img2)]

@@ -91,8 +91,9 @@ def flow_scale(h: int, w: int) -> float:
 
 class ScaledFlow:
     """``flow_fn`` run on the frames area-averaged to ``scale`` of their size (None: ``flow_scale``'s choice for
-    their size). Called, it returns the flow upsampled back (bilinear, in full-size pixels); ``reduced`` gives the
-    frames and the flow at the size the flow was estimated at, for work that need not be done at full size."""
+    their size). Called, it returns the flow upsampled back (bilinear, in full-size pixels); ``shrink`` and
+    ``flow_fn`` give the frames and the flow at the size it is estimated at, for work that need not be done at full
+    size (``interpolate.pair_flows``)."""
 
     def __init__(self, flow_fn: FlowFn, scale: float | None = None):
         self.flow_fn, self.scale = flow_fn, scale
@@ -105,13 +106,8 @@ class ScaledFlow:
             return images
         return F.interpolate(images, size=(max(MIN_SIDE, round(h * s)), max(MIN_SIDE, round(w * s))), mode="area")
 
-    def reduced(self, img1: torch.Tensor, img2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(img1, img2 at the flow's size, their flow in pixels of that size)."""
-        img1, img2 = self.shrink(torch.cat([img1, img2])).chunk(2)
-        return img1, img2, self.flow_fn(img1, img2)
-
     def __call__(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
-        return resize_flow(self.reduced(img1, img2)[2], img1.shape[-2:])
+        return resize_flow(self.flow_fn(*self.shrink(torch.cat([img1, img2])).chunk(2)), img1.shape[-2:])
 
 
 def refine_fn(flow_fn: FlowFn, refine: str = "fuse") -> FlowFn:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from flownet.classical import METHODS, classical_flow_fn, import_cv2, to_gray8
+from flownet.classical import METHODS, classical_flow_fn, import_cv2, opencv_flow_fn
 from flownet.datasets import dataset_pairs, load_pair
 from flownet.evaluate import evaluate_epe, evaluate_interp, interp_triplets, model_flow_fn, zero_flow_fn
 from flownet.interpolate import learned_synthesis, warp_blend
@@ -46,7 +46,7 @@ def flow_methods() -> dict[str, object]:
         rows["FlowNetS stack alone (`--model flownets-stack --refine none`)"] = stack
         rows["FlowNetS stack + fuse (`--model flownets-stack`)"] = refine_fn(stack, "fuse")
     for name in ("raft-lite", "raft-lite-dis"):
-        if name in DEFAULT_WEIGHTS and any((d / DEFAULT_WEIGHTS[name]).is_file() for d in checkpoint_dirs()):
+        if any((d / DEFAULT_WEIGHTS[name]).is_file() for d in checkpoint_dirs()):
             model = model_flow_fn(load_model(default_checkpoint(name)))
             rows[f"{name} alone (`--model {name} --refine none`)"] = model
             if name == "raft-lite":
@@ -56,13 +56,10 @@ def flow_methods() -> dict[str, object]:
     cv2 = import_cv2()
     fine = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     fine.setFinestScale(0)  # "fine": the medium preset down to full resolution
-    rows["OpenCV DIS fine (medium to the finest scale)"] = lambda a, b: torch.stack([
-        torch.from_numpy(fine.calc(to_gray8(i), to_gray8(j), None)).permute(2, 0, 1) for i, j in zip(a, b)]).float()
+    rows["OpenCV DIS fine (medium to the finest scale)"] = opencv_flow_fn(lambda a, b: fine.calc(a, b, None))
     if hasattr(cv2, "optflow"):
         deep = cv2.optflow.createOptFlow_DeepFlow()
-        rows["OpenCV-contrib DeepFlow"] = lambda a, b: torch.stack([
-            torch.from_numpy(deep.calc(to_gray8(i), to_gray8(j), None)).permute(2, 0, 1)
-            for i, j in zip(a, b)]).float()
+        rows["OpenCV-contrib DeepFlow"] = opencv_flow_fn(lambda a, b: deep.calc(a, b, None))
     return rows
 
 
