@@ -265,13 +265,12 @@ def moving_video(path: Path, size: tuple[int, int], count: int, step: int = 3, f
 def bench_interp(size: tuple[int, int], precision: str, frames: int = 12, factor: int = 2,
                  device: torch.device = torch.device("cpu")) -> dict:
     """Output frames/s of ``flownet interpolate`` (x ``factor``) on a generated video of ``size`` with the
-    command's defaults (the shipped model + fuse, the learned synthesis), decoding and encoding (H.264) included."""
-    from .evaluate import model_flow_fn
+    command's defaults (the default flow pipeline, the learned synthesis), decoding and encoding (H.264) included."""
     from .interpolate import interpolate_sequence, learned_synthesis
-    from .pipeline import refine_fn
+    from .presets import default_flow_fn
     from .weights import default_checkpoint, load_model
 
-    flow_fn = refine_fn(model_flow_fn(load_model(), device, precision), "fuse")
+    flow_fn = default_flow_fn(device, precision)
     synthesis = learned_synthesis(load_model(default_checkpoint("synthesis"), device))
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "src.mp4"

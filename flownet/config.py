@@ -19,6 +19,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 8
     width: float = 1.0  # FlowNetS's (and a stack's): ignored for other models and with --init
+    scale: float | None = None  # raft-lite-dis: its network's image scale (None: that of --init, else 1)
     batch_norm: bool = False
     lr: float = 1e-4
     weight_decay: float = 4e-4

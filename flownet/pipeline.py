@@ -4,13 +4,15 @@
   - ``none``: the network alone.
   - ``variational``: the network's flow polished coarse to fine by OpenCV's ``VariationalRefinement`` (the
     "+v" of the FlowNet paper: brightness and gradient constancy with a smoothness term, from 1/4 to full size).
-  - ``fuse`` (the default): per pixel, OpenCV's DIS-medium flow replaces the network's where DIS passes its own
-    forward-backward check and leaves a smaller brightness error in a small window (DIS wins on small, subtle
-    motions; the network on large ones and wherever DIS matched an occluded pixel to something else), then one
-    variational pass at full size. Measured on generated validation pairs and on the real sets: docs/training.md.
+  - ``fuse``: per pixel, OpenCV's DIS-medium flow replaces the network's where DIS passes its own forward-backward
+    check and leaves a smaller brightness error in a small window (DIS wins on small, subtle motions; the network
+    on large ones and wherever DIS matched an occluded pixel to something else), then one variational pass at full
+    size. Measured on generated validation pairs and on the real sets: docs/training.md.
+``--refine auto`` (``auto_refine``): none after a model that starts from DIS's flow itself (raft-lite-dis), else
+fuse.
 
-The classical steps run on 8-bit grey images on the CPU (OpenCV: ``opencv-python-headless``, a core dependency
-since ``fuse`` is the default). Shapes as everywhere: B x 3 x H x W images in [0, 1] -> B x 2 x H x W flow in px.
+The classical steps run on 8-bit grey images on the CPU (OpenCV: ``opencv-python-headless``, a core dependency:
+the default pipeline uses DIS). Shapes as everywhere: B x 3 x H x W images in [0, 1] -> B x 2 x H x W flow in px.
 """
 
 from __future__ import annotations
@@ -108,6 +110,13 @@ class ScaledFlow:
 
     def __call__(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
         return resize_flow(self.flow_fn(*self.shrink(torch.cat([img1, img2])).chunk(2)), img1.shape[-2:])
+
+
+def auto_refine(model: torch.nn.Module) -> str:
+    """``--refine auto``: none for a model that starts from DIS's flow itself (raft-lite-dis), else fuse."""
+    from .models import RAFTLiteDIS
+
+    return "none" if isinstance(model, RAFTLiteDIS) else "fuse"
 
 
 def refine_fn(flow_fn: FlowFn, refine: str = "fuse") -> FlowFn:

@@ -196,14 +196,17 @@ def _train(cfg: TrainConfig) -> Path:
 def model_options(cfg: TrainConfig) -> dict:
     """The constructor arguments of the model to train: those of the ``--init`` weights when they are of the same
     model (so that fine-tuning needs no shape flags), else FlowNetS's width and BatchNorm from ``cfg``."""
+    options: dict = {}
     if cfg.init:
         config, _, _ = read_checkpoint(cfg.init)
         config = dict(config)
         if config.pop("model", "flownets") == cfg.model:
-            return config
-    if cfg.model in ("flownets", "flownets-stack"):
-        return {"width": cfg.width, "batch_norm": cfg.batch_norm}
-    return {}
+            options = config
+    elif cfg.model in ("flownets", "flownets-stack"):
+        options = {"width": cfg.width, "batch_norm": cfg.batch_norm}
+    if cfg.model == "raft-lite-dis" and cfg.scale is not None:
+        options["scale"] = cfg.scale
+    return options
 
 
 def initialise(module: FlowNetModule, path: str) -> None:
@@ -215,7 +218,7 @@ def initialise(module: FlowNetModule, path: str) -> None:
     if isinstance(module.model, FlowNetStack) and name == "flownets":
         targets = [m.first for m in targets]
     want = targets[0].config_dict()
-    if any(want.get(k) != v for k, v in config.items() if k in want):
+    if any(want.get(k) != v for k, v in config.items() if k in want and k != "scale"):  # (a scale has no weights)
         raise FlowNetError(f"weights are for {name}{config}, not {type(targets[0]).__name__}{want}", path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     for target in targets:

@@ -18,14 +18,16 @@ from .fileutil import atomic_path
 from torch import nn
 
 from .models import get_model, model_name
+from .presets import DEFAULT_MODEL
 
 FORMAT = "flownet-weights"
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # of the repository
 INSTALLED_DIR = Path("share") / "flownet" / "checkpoints"  # under an installation's prefix (setup.cfg data_files)
 CONFIG_KEYS = ("width", "batch_norm", "div_flow")
-# the shipped weights of each model of the registry that has some (files in checkpoint_dirs())
+# the shipped weights (files in checkpoint_dirs()) by the name --model takes: a model of the registry, or one
+# configuration of it (raft-lite-dis-half: raft-lite-dis with scale 0.5; the file names its model and config)
 DEFAULT_WEIGHTS = {"flownets": "flownets_0.5.pt", "raft-lite": "raft-lite.pt", "raft-lite-dis": "raft-lite-dis.pt",
-                   "synthesis": "synthesis_32.pt"}
+                   "raft-lite-dis-half": "raft-lite-dis-half.pt", "synthesis": "synthesis_32.pt"}
 
 
 def checkpoint_dirs() -> list[Path]:
@@ -36,8 +38,8 @@ def checkpoint_dirs() -> list[Path]:
     return [CHECKPOINT_DIR, beside, Path(sys.prefix) / INSTALLED_DIR, Path(site.getuserbase()) / INSTALLED_DIR]
 
 
-def default_checkpoint(model: str = "flownets") -> Path:
-    """The shipped weights of ``model`` (a registry name): the file ``DEFAULT_WEIGHTS`` names for it, in the first
+def default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
+    """The shipped weights of ``model`` (a name of ``DEFAULT_WEIGHTS``; default: the default pipeline's): the file ``DEFAULT_WEIGHTS`` names for it, in the first
     of ``checkpoint_dirs()`` that has it (other files beside it never change the default)."""
     if model not in DEFAULT_WEIGHTS:
         raise FlowNetError(f"no shipped weights for the model '{model}' (shipped: {', '.join(DEFAULT_WEIGHTS)}): "
@@ -82,7 +84,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tens
 
 def load_model(path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """An eval-mode model (the one the file names, FlowNetS for files that name none) with the weights in ``path``
-    (default: the shipped flow checkpoint)."""
+    (default: the default pipeline's shipped flow model)."""
     path = default_checkpoint() if path is None else Path(path)
     config, state, _ = read_checkpoint(path)
     config = dict(config)

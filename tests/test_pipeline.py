@@ -150,3 +150,15 @@ def test_dis_at_half_size_follows_a_known_translation():
     img1, img2 = textured_pair(shift, size=(128, 160))
     flow = pipeline.ScaledFlow(classical_flow_fn("dis-medium"), 0.5)(img1, img2)
     assert epe_inside(flow, shift, border=16) < 0.5
+
+
+def test_refine_auto_is_none_only_after_a_model_that_starts_from_dis():
+    """--refine auto: fuse after FlowNetS and raft-lite; none after raft-lite-dis (fusing DIS into a correction of
+    DIS would spend two more DIS calls and a variational pass on what the model already holds)."""
+    from flownet.models import get_model
+    from flownet.pipeline import auto_refine
+
+    small = {"feature_dim": 8, "hidden_dim": 8, "context_dim": 8}
+    assert auto_refine(get_model("flownets", width=0.125)) == "fuse"
+    assert auto_refine(get_model("raft-lite", **small)) == "fuse"
+    assert auto_refine(get_model("raft-lite-dis", scale=0.5, **small)) == "none"

@@ -103,17 +103,23 @@ def test_train_raft_lite_from_the_command_line(tmp_path):
         assert model(torch.rand(1, 3, 40, 48), torch.rand(1, 3, 40, 48)).shape == (1, 2, 40, 48)
 
 
-def test_raft_lite_dis_adds_its_correction_to_the_full_size_dis_flow():
-    """With its flow head zeroed (no correction) raft-lite-dis returns OpenCV's DIS flow itself at full size, on
-    a size that is not a multiple of 8; a constant correction of c px at 1/8 moves every inner pixel by 8 c. Catches the
-    initial flow passed through the 1/8 grid (DIS's detail lost), the correction not scaled to pixels, or the
-    padding left in the output."""
+@pytest.mark.parametrize("scale, size, inner, shift", [
+    (1.0, (44, 61), (slice(8, 40), slice(8, 56)), 8),  # (inner: away from the border blocks of the 1/8 grid)
+    (0.5, (48, 64), (slice(20, 28), slice(20, 44)), 16),
+], ids=["full-size", "half-size"])
+def test_raft_lite_dis_adds_its_correction_to_the_full_size_dis_flow(scale, size, inner, shift):
+    """With its flow head zeroed (no correction) raft-lite-dis returns OpenCV's DIS flow itself at full size (a size
+    that is not a multiple of 8; at scale 0.5 the network sees 24 x 32 images, DIS the full-size ones); a constant
+    correction of c px at 1/8 of the network's images moves every inner pixel by 8 c / scale. Catches the initial
+    flow passed through the 1/8 grid (DIS's detail lost), DIS run on the shrunk images, the correction not scaled
+    to full-size pixels, or the padding left in the output."""
     from flownet.classical import classical_flow_fn
 
     torch.manual_seed(0)
-    img1 = torch.rand(1, 3, 44, 61)
+    img1 = torch.rand(1, 3, *size)
     img2 = torch.roll(img1, shifts=(1, 2), dims=(2, 3))
-    model = get_model("raft-lite-dis", feature_dim=16, hidden_dim=8, context_dim=8, levels=2, radius=1).eval()
+    model = get_model("raft-lite-dis", scale=scale, feature_dim=16, hidden_dim=8, context_dim=8, levels=2,
+                      radius=1).eval()
     torch.nn.init.zeros_(model.flow_head[-1].weight)
     torch.nn.init.zeros_(model.flow_head[-1].bias)
     dis = classical_flow_fn("dis-medium")(img1, img2)
@@ -121,5 +127,21 @@ def test_raft_lite_dis_adds_its_correction_to_the_full_size_dis_flow():
         assert torch.equal(model(img1, img2), dis)
         model.flow_head[-1].bias.copy_(torch.tensor([0.25, -0.5]))
         moved = model(img1, img2, iters=2)  # two iterations: 2 x the bias at 1/8
-    inner = (moved - dis)[..., 8:40, 8:56]  # (the convex upsampling's border blocks mix in zero padding, as RAFT's)
-    assert torch.allclose(inner, torch.tensor([4.0, -8.0]).view(1, 2, 1, 1).expand_as(inner), atol=1e-4)
+    got = (moved - dis)[..., inner[0], inner[1]]
+    want = torch.tensor([0.5 * shift, -1.0 * shift]).view(1, 2, 1, 1).expand_as(got)
+    assert torch.allclose(got, want, atol=1e-4)
+    assert model.config_dict()["scale"] == scale
+
+
+def test_training_takes_the_scale_flag_over_the_weights_it_starts_from(tmp_path):
+    """--init of raft-lite-dis weights at scale 1 with --scale 0.5 trains at 0.5 (the weights fit: a scale has
+    none); without --scale the run keeps the weights' scale."""
+    from flownet.config import TrainConfig
+    from flownet.training import model_options
+    from flownet.weights import save_weights
+
+    save_weights(get_model("raft-lite-dis", feature_dim=16, hidden_dim=8, context_dim=8), tmp_path / "w.pt")
+    cfg = TrainConfig(model="raft-lite-dis", init=str(tmp_path / "w.pt"))
+    assert model_options(cfg)["scale"] == 1.0 and model_options(cfg)["feature_dim"] == 16
+    cfg.scale = 0.5
+    assert model_options(cfg) == {**model_options(TrainConfig(model="raft-lite-dis", init=cfg.init)), "scale": 0.5}

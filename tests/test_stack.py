@@ -35,7 +35,7 @@ def test_training_leaves_the_first_stage_alone():
 def test_train_stack_from_the_shipped_first_stage(tmp_path):
     """``flownet train --model flownets-stack --init SHIPPED``: the exported stack holds the shipped weights as its
     first stage, unchanged, and a trained second stage."""
-    shipped = default_checkpoint()
+    shipped = default_checkpoint("flownets")
     run = tmp_path / "run"
     r = subprocess.run([sys.executable, "-m", "flownet.cli", "train", "--model", "flownets-stack", "--init",
                         str(shipped), "--batch-norm", "--width", "0.25", "--data", "synthetic", "--out", str(run),

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import torch
 
-from flownet.evaluate import model_flow_fn
-from flownet.pipeline import refine_fn
+from flownet.presets import default_flow_fn
 from flownet.io import quantised
 from flownet.metrics import psnr
 from flownet.synthesis_training import Triplet, adapt, plain_blend, video_training_triplets
@@ -46,7 +45,7 @@ def main() -> int:
     torch.set_num_threads(2)
     n = count_frames(args.video)
     cut = int(n * (1 - args.held_out))
-    flow_fn = refine_fn(model_flow_fn(load_model()), "fuse")
+    flow_fn = default_flow_fn()
     train = video_training_triplets(args.video, flow_fn, frames=(0, cut))
     test = video_training_triplets(args.video, flow_fn, count=16, frames=(cut, n))
     model = load_model(default_checkpoint("synthesis"))

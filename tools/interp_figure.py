@@ -13,10 +13,9 @@ from pathlib import Path
 import torch.nn.functional as F
 
 from flownet import io
-from flownet.evaluate import model_flow_fn
 from flownet.interpolate import frame_at, learned_synthesis, pair_flows, warp_blend
 from flownet.metrics import psnr
-from flownet.pipeline import refine_fn
+from flownet.presets import default_flow_fn
 from flownet.viz import pyplot, save_figure
 from flownet.weights import default_checkpoint, load_model
 
@@ -29,7 +28,7 @@ def main() -> None:
     parser.add_argument("--shared", default="../shared/data")
     parser.add_argument("-o", "--output", default="docs/interp_examples.png")
     args = parser.parse_args()
-    flow_fn = refine_fn(model_flow_fn(load_model()), "fuse")
+    flow_fn = default_flow_fn()
     learned = learned_synthesis(load_model(default_checkpoint("synthesis")))
     plt = pyplot()
     fig, axes = plt.subplots(len(TRIPLETS), 4, figsize=(12, 3.3 * len(TRIPLETS)), squeeze=False)

@@ -107,7 +107,8 @@ def plot(results: Path, out: Path) -> bool:
                 ax.text(0.01, v["epe"], " zero flow", transform=ax.get_yaxis_transform(), fontsize=8, va="bottom")
                 continue
             ours, ms = not name.startswith("OpenCV"), 1000 * v["s_per_pair"]
-            label = name.replace("**", "").replace("`", "").split(" (")[0]
+            label = (name.replace("**", "").replace("`", "").split(" (")[0].replace("--model ", "")
+                     .replace(" --refine none", " alone").replace(" --refine ", " + "))
             ax.scatter(ms, v["epe"], marker="*" if ours else "o", s=160 if ours else 50, color="C3" if ours else "C0",
                        zorder=3)
             near = any(abs(math.log10(ms) - x) < 0.3 and abs(v["epe"] - y) < 0.08 * span for x, y in placed)

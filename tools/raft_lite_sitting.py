@@ -3,11 +3,11 @@
     python tools/raft_lite_sitting.py train [--recipe R.yaml] [--minutes 100] [--accelerator gpu ...]  # a sitting
     python tools/raft_lite_sitting.py commit RUN --sitting N [--recipe R.yaml] [--note TEXT]     # keep if better
 
-The recipe (default tools/raft_lite_recipe.yaml) names the model; its shipped weights are
-checkpoints/<flownet.weights.DEFAULT_WEIGHTS[model]> and its training log docs/<model>.md. `train` runs
+The recipe (default tools/raft_lite_recipe.yaml) names the model and the run folder (out: runs/NAME); the shipped
+weights are checkpoints/<flownet.weights.DEFAULT_WEIGHTS[NAME]> and the training log docs/NAME.md. `train` runs
 `flownet train --config RECIPE`, starting from the model's shipped weights when they exist (so each session
 continues the last one; before the first sitting, from the recipe's own `init:`), with as many epochs as fit in
---minutes (~5 minutes an epoch on a 2-core CPU: pass --epochs to set them). `commit` reads the run's best
+--minutes (--epoch-minutes: ~5 for raft-lite at scale 1 on a 2-core CPU, ~1.8 at scale 0.5; or pass --epochs). `commit` reads the run's best
 checkpoint (EMA weights, lowest validation EPE on the recipe's fixed generated set), and when its validation EPE
 beats the best one in the log, writes it to the shipped weights in fp16 and adds a row to the log. Extra arguments
 of `train` go to `flownet train` (e.g. --accelerator gpu --devices 1 on a lent GPU, --out $OUT/run).
@@ -28,21 +28,22 @@ RECIPE = ROOT / "tools" / "raft_lite_recipe.yaml"
 sys.path.insert(0, str(ROOT))
 
 
-def places(recipe: Path) -> tuple[str, Path, Path]:
-    """(model, its shipped weights, its training log) for ``recipe``."""
+def places(recipe: Path) -> tuple[Path, Path]:
+    """(the shipped weights, the training log) of ``recipe``: named by its run folder (``out:``), whose name is
+    that of the shipped weights (a key of flownet.weights.DEFAULT_WEIGHTS: raft-lite, raft-lite-dis-half, ...)."""
     import yaml
 
     from flownet.weights import DEFAULT_WEIGHTS
 
-    model = yaml.safe_load(recipe.read_text())["model"]
-    return model, ROOT / "checkpoints" / DEFAULT_WEIGHTS[model], ROOT / "docs" / f"{model}.md"
+    name = Path(yaml.safe_load(recipe.read_text())["out"]).name
+    return ROOT / "checkpoints" / DEFAULT_WEIGHTS[name], ROOT / "docs" / f"{name}.md"
 
 
-def train(recipe: Path, minutes: float, extra: list[str]) -> int:
-    _, weights, _ = places(recipe)
+def train(recipe: Path, minutes: float, epoch_minutes: float, extra: list[str]) -> int:
+    weights, _ = places(recipe)
     init = ["--init", str(weights)] if weights.is_file() else []
     if "--epochs" not in extra:
-        extra = ["--epochs", str(max(1, int(minutes / 5)))] + extra  # ~5 min an epoch on a 2-core CPU
+        extra = ["--epochs", str(max(1, int(minutes / epoch_minutes)))] + extra
     return subprocess.call([sys.executable, "-m", "flownet.cli", "train", "--config", str(recipe), *init, *extra])
 
 
@@ -68,7 +69,7 @@ def commit(recipe: Path, run: Path, sitting: int, note: str) -> int:
     from flownet.precision import cpu_info, isa_level
     from flownet.weights import read_checkpoint, save_weights
 
-    _, weights, log = places(recipe)
+    weights, log = places(recipe)
     row = best_row(run)
     if row["val_epe"] >= logged_best(log):
         print(f"validation EPE {row['val_epe']:.3f} is no better than the logged {logged_best(log):.3f}: nothing kept")
@@ -91,6 +92,7 @@ def main() -> int:
     sub = p.add_subparsers(dest="what", required=True)
     t = sub.add_parser("train")
     t.add_argument("--minutes", type=float, default=100)
+    t.add_argument("--epoch-minutes", type=float, default=5.0, help="minutes an epoch takes (default: %(default)s)")
     c = sub.add_parser("commit")
     c.add_argument("run", type=Path)
     c.add_argument("--sitting", type=int, required=True)
@@ -99,7 +101,7 @@ def main() -> int:
         command.add_argument("--recipe", type=Path, default=RECIPE, help="the model's recipe (default: %(default)s)")
     args, extra = p.parse_known_args()
     if args.what == "train":
-        return train(args.recipe, args.minutes, extra)
+        return train(args.recipe, args.minutes, args.epoch_minutes, extra)
     return commit(args.recipe, args.run, args.sitting, args.note)
 
 

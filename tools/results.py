@@ -2,8 +2,8 @@
 
     .venv/bin/python tools/results.py [--shared ../shared/data] [--no-readme]
 
-Flow: every configuration of our pipeline (FlowNetS alone, + variational, + fuse = the default; the stack, raft-lite
-alone and + fuse, raft-lite-dis alone, when their checkpoints ship) beside zero flow, OpenCV's DIS
+Flow: every configuration of our pipeline (OURS: FlowNetS alone, + variational, + fuse; raft-lite alone and + fuse;
+raft-lite-dis and raft-lite-dis-half alone; the default marked) beside zero flow, OpenCV's DIS
 ultrafast/fast/medium/fine, Farneback and, where opencv-contrib is installed, DeepFlow: mean EPE over pairs and seconds per pair, all measured in this run (each method warmed up on
 the first pair first). Interpolation: `flownet eval --interp`'s rows (learned synthesis and warping, on our flow
 and on DIS-medium's, blend, repeat, ffmpeg's minterpolate). Writes out/results/results.json and the tables between
@@ -26,8 +26,9 @@ from flownet.classical import METHODS, classical_flow_fn, import_cv2, opencv_flo
 from flownet.datasets import dataset_pairs, load_pair
 from flownet.evaluate import evaluate_epe, evaluate_interp, interp_triplets, model_flow_fn, zero_flow_fn
 from flownet.interpolate import learned_synthesis, warp_blend
-from flownet.pipeline import refine_fn
+from flownet.pipeline import auto_refine, refine_fn
 from flownet.precision import cpu_info
+from flownet.presets import DEFAULT_MODEL, default_flow_fn
 from flownet.weights import DEFAULT_WEIGHTS, checkpoint_dirs, default_checkpoint, load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,22 +36,23 @@ FLOW_SETS = {"flyingchairs": "real Flying Chairs (3 pairs)", "middlebury": "Midd
 INTERP_SETS = {"middlebury": "Middlebury (8)", "ucf101": "UCF101 (7)"}
 
 
+# our configurations, each a row when its weights ship: (the name --model takes, --refine)
+OURS = [("flownets", "fuse"), ("flownets", "variational"), ("flownets", "none"), ("raft-lite", "none"),
+        ("raft-lite", "fuse"), ("raft-lite-dis", "none"), ("raft-lite-dis-half", "none")]
+
+
 def flow_methods() -> dict[str, object]:
-    """{row name: flow function}, ours first."""
-    net = model_flow_fn(load_model())
-    rows = {"**flownet default**: FlowNetS + fuse (`--refine fuse`)": refine_fn(net, "fuse"),
-            "FlowNetS + variational (`--refine variational`)": refine_fn(net, "variational"),
-            "FlowNetS alone (`--refine none`)": net}
-    if any(any(d.glob("flownets-stack_*.pt")) for d in checkpoint_dirs()):
-        stack = model_flow_fn(load_model(default_checkpoint("flownets-stack")))
-        rows["FlowNetS stack alone (`--model flownets-stack --refine none`)"] = stack
-        rows["FlowNetS stack + fuse (`--model flownets-stack`)"] = refine_fn(stack, "fuse")
-    for name in ("raft-lite", "raft-lite-dis"):
-        if any((d / DEFAULT_WEIGHTS[name]).is_file() for d in checkpoint_dirs()):
-            model = model_flow_fn(load_model(default_checkpoint(name)))
-            rows[f"{name} alone (`--model {name} --refine none`)"] = model
-            if name == "raft-lite":
-                rows["raft-lite + fuse (`--model raft-lite`)"] = refine_fn(model, "fuse")
+    """{row name: flow function}, ours first (the default pipeline, ``--model DEFAULT_MODEL --refine auto``, at
+    the top)."""
+    rows = {}
+    for name, refine in OURS:
+        if not any((d / DEFAULT_WEIGHTS[name]).is_file() for d in checkpoint_dirs()):
+            continue
+        model = load_model(default_checkpoint(name))
+        default = name == DEFAULT_MODEL and refine == auto_refine(model)
+        label = f"{'**flownet default**: ' if default else ''}`--model {name} --refine {refine}`"
+        rows[label] = refine_fn(model_flow_fn(model), refine)
+    rows = dict(sorted(rows.items(), key=lambda row: not row[0].startswith("**")))
     rows["zero flow"] = zero_flow_fn
     rows.update({f"OpenCV {m.replace('-', ' ').replace('dis', 'DIS')}": classical_flow_fn(m) for m in METHODS})
     cv2 = import_cv2()
@@ -79,7 +81,7 @@ def run_flow(shared: Path) -> dict:
 
 
 def run_interp(shared: Path) -> dict:
-    net = refine_fn(model_flow_fn(load_model()), "fuse")
+    net = default_flow_fn()
     dis = classical_flow_fn("dis-medium")
     learned = learned_synthesis(load_model(default_checkpoint("synthesis")))
     rows = {"**flownet default**: learned synthesis on our flow": (net, learned),

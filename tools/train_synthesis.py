@@ -25,15 +25,14 @@ import torch
 import torch.nn.functional as F
 
 from flownet.data import SyntheticTriplets
-from flownet.evaluate import model_flow_fn
 from flownet.video import iter_frames
 from flownet.io import image_to_tensor
 from flownet.models.synthesis import SynthesisNet
-from flownet.pipeline import refine_fn
+from flownet.presets import default_flow_fn
 from flownet.synth import SynthConfig
 from flownet.synthesis_training import Triplet, train_steps, validate, with_flows
 from flownet.triplets import default_clips
-from flownet.weights import load_model, save_weights
+from flownet.weights import save_weights
 
 MAX_WIDTH = 640  # larger clips are scaled down to this width
 HELD_OUT = 0.15
@@ -77,7 +76,7 @@ def build(videos: list[Path], synthetic: int, cache: Path) -> dict[str, list[Tri
     if cache.exists():
         saved = torch.load(cache, weights_only=True)
         return {k: [Triplet(**d) for d in v] for k, v in saved.items()}
-    flow_fn = refine_fn(model_flow_fn(load_model()), "fuse")
+    flow_fn = default_flow_fn()
     rng = random.Random(0)
     sets: dict[str, list[Triplet]] = {"train": [], "val": [], "val_synthetic": []}
     for video in videos:

@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import FlowNetError
+from ..presets import DEFAULT_MODEL
 
 PRECISION_DEFAULT = "auto"  # of eval and infer: bf16 changes the EPE by < 0.1 % (docs/performance.md)
 
@@ -108,32 +109,36 @@ def pick_device(name: str = "auto") -> str:
 
 def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
     """--model, --checkpoint, --device, --precision and --refine, for the commands that run the flow model."""
-    p.add_argument("--model", default="flownets", metavar="NAME",
-                   help=f"{when}flow model whose shipped weights to use: flownets or raft-lite (the file the "
-                        "registry names in checkpoints/)")
+    p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
+                   help=f"{when}flow model whose shipped weights to use (default: %(default)s): flownets "
+                        "(FlowNetS), raft-lite, raft-lite-dis (raft-lite correcting OpenCV's DIS flow) or "
+                        "raft-lite-dis-half (the same at half the image size: a quarter of the network's cost)")
     p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint of --model); the file "
                                         "names its model")
     p.add_argument("--device", default="auto", help=f"{when}cpu, cuda, cuda:N or auto (CUDA when available)")
     p.add_argument("--precision", default=PRECISION_DEFAULT, choices=["fp32", "bf16", "auto"],
                    help=f"{when}fp32, bf16 (autocast; the flow stays fp32) or auto (bf16 on CUDA or on a CPU "
                         "with native bf16: it changes the EPE by under 0.1 %%)")
-    p.add_argument("--refine", default="fuse", choices=["fuse", "variational", "none"],
+    p.add_argument("--refine", default="auto", choices=["auto", "fuse", "variational", "none"],
                    help=f"{when}classical refinement of the network's flow (OpenCV): fuse = take OpenCV DIS's flow "
                         "where it is self-consistent and matches better, then a variational pass; variational = "
-                        "coarse-to-fine variational refinement alone; none = the network alone")
+                        "coarse-to-fine variational refinement alone; none = the network alone; auto (default) = "
+                        "none for the raft-lite-dis models (they start from DIS's flow), else fuse")
 
 
 def model_flow(args: argparse.Namespace):
     """(flow function, name) of ``--checkpoint`` (default: the shipped one) on ``--device`` in ``--precision``,
     followed by the classical ``--refine`` step."""
     from ..evaluate import model_flow_fn
-    from ..pipeline import refine_fn
+    from ..pipeline import auto_refine, refine_fn
     from ..weights import default_checkpoint, load_model
 
     checkpoint = args.checkpoint or default_checkpoint(args.model)
-    flow_fn = refine_fn(model_flow_fn(load_model(checkpoint), pick_device(args.device), args.precision), args.refine)
+    model = load_model(checkpoint)
+    refine = auto_refine(model) if args.refine == "auto" else args.refine
+    flow_fn = refine_fn(model_flow_fn(model, pick_device(args.device), args.precision), refine)
     name = Path(checkpoint).name
-    return flow_fn, name if args.refine == "none" else f"{name} + {args.refine}"
+    return flow_fn, name if refine == "none" else f"{name} + {refine}"
 
 
 FLOWS = ("model", "dis-medium", "dis-fast", "dis-ultrafast", "farneback")  # choices of --flow

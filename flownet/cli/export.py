@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint or args.width is None:
         from ..weights import default_checkpoint, load_model
 
-        model = load_model(args.checkpoint or default_checkpoint())
+        model = load_model(args.checkpoint or default_checkpoint("flownets"))
     else:  # an untrained network of that width (for testing deployments)
         from ..models import FlowNetS
 

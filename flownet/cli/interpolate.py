@@ -68,9 +68,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..concurrency import compute_threads, use_threads
-
-    use_threads(args.threads or compute_threads())
     for flag, many in (("--frames", args.frames), ("--factor", args.factor and args.factor - 1)):
         if many and many > MAX_FRAMES and not args.force:
             raise FlowNetError(f"{flag} {getattr(args, flag[2:])} makes {many} frames per pair (over {MAX_FRAMES}): "
@@ -90,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     t = 0.5 if args.t is None else args.t
     if not 0 <= t <= 1:
         raise FlowNetError(f"--t must be between 0 and 1, got {t}")
+    set_threads(args)
     from .. import io
     from ..interpolate import even_times, interpolate, interpolate_to_folder
 
@@ -103,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
         io.write_image(args.output, io.tensor_to_image(interpolate(img0, img1, flow_fn, [t], synthesis)[0]))
         print(f"frame at t={t:g} written to {args.output}")
     return 0
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """torch's threads: --threads, else the CPUs that other processes leave (read over ~50 ms: after the checks)."""
+    from ..concurrency import compute_threads, use_threads
+
+    use_threads(args.threads or compute_threads())
 
 
 def chosen_flow_and_synthesis(args: argparse.Namespace, quality: str):
@@ -141,6 +146,7 @@ def run_sequence(args: argparse.Namespace) -> int:
     if args.factor is not None and args.fps is not None:
         raise FlowNetError("--factor and --fps exclude each other: multiply the frame rate, or give the new one")
     factor = 2 if args.factor is None and args.fps is None else args.factor
+    set_threads(args)
     quality = args.quality or ("balanced" if args.adapt else VIDEO_QUALITY)
     flow_fn, synthesis, said = chosen_flow_and_synthesis(args, quality)
     if args.adapt:

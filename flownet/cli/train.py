@@ -19,8 +19,10 @@ HARMLESS_WARNINGS = (
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     d = DEFAULTS
-    p = add_command(sub, "train", "train FlowNetS (Lightning)",
-                    "Train FlowNetS with the multiscale EPE loss. Writes checkpoints (best by validation EPE, and "
+    p = add_command(sub, "train", "train a flow model (Lightning)",
+                    "Train a flow model of the registry (--model; FlowNetS by default) with its supervised loss "
+                    "(FlowNet's multiscale EPE, RAFT's sequence loss) or, with --unsupervised, on video without "
+                    "ground truth. Writes checkpoints (best by validation EPE, and "
                     "last), CSV logs and the exported weights model.pt to --out. Every option is checked before "
                     "anything is written.")
     p.add_argument("--config", help="YAML file of options (keys = option names, e.g. tools/shipped_recipe.yaml); "
@@ -43,12 +45,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=at_least(1), default=d.epochs, help="passes over the training set")
     p.add_argument("--batch-size", type=at_least(1), default=d.batch_size, help="pairs per optimiser step")
     p.add_argument("--model", default=d.model, metavar="NAME",
-                   help="flownets, raft-lite (a small RAFT: correlation pyramid + ConvGRU), or flownets-stack "
+                   help="flownets, raft-lite (a small RAFT: correlation pyramid + ConvGRU), raft-lite-dis (raft-lite "
+                        "correcting OpenCV's DIS flow), or flownets-stack "
                         "(FlowNet 2.0's stacking: a second FlowNetS on the first's "
                         "warped result; --init FLOWNETS.pt gives its frozen first stage)")
     p.add_argument("--width", type=at_least(0.01, float), default=d.width,
                    help="channel multiplier (1.0 = the paper's network)")
     p.add_argument("--batch-norm", action="store_true", default=d.batch_norm, help="BatchNorm in the encoder")
+    p.add_argument("--scale", type=at_least(0.01, float), default=d.scale,
+                   help="raft-lite-dis: its network sees the images shrunk by this (DIS the full-size ones; 0.5: "
+                        "about a quarter of the network's cost); default: that of --init, else 1")
     p.add_argument("--lr", type=at_least(0, float), default=d.lr, help="Adam learning rate")
     p.add_argument("--weight-decay", type=at_least(0, float), default=d.weight_decay, help="Adam weight decay")
     p.add_argument("--schedule", choices=["multistep", "cosine"], default=d.schedule,
@@ -149,6 +155,8 @@ def config_of(args: argparse.Namespace) -> TrainConfig:
         raise FlowNetError("--synth is for --data synthetic (the generated stream)")
     if args.textures and args.textures != "registry" and not Path(args.textures).is_dir():
         raise FlowNetError("no such folder of texture images or videos", args.textures)
+    if args.scale is not None and (args.model != "raft-lite-dis" or args.scale > 1):
+        raise FlowNetError(f"--scale is for --model raft-lite-dis, at most 1 (got {args.scale:g} for {args.model})")
     if not 0 <= args.ema_decay < 1:
         raise FlowNetError(f"--ema-decay must be in [0, 1), got {args.ema_decay}")
     if args.resume and not Path(args.resume).is_file():

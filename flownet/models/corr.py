@@ -12,11 +12,11 @@ import torch.nn.functional as F
 
 
 def all_pairs(f1: torch.Tensor, f2: torch.Tensor) -> torch.Tensor:
-    """B x D x H x W features -> the B x (H W) x H x W volume: entry [b, i, y, x] = <f1 at pixel i, f2 at (y, x)>,
-    over sqrt(D); pixel i = y1 * W + x1."""
+    """B x D x H x W and B x D x H' x W' features -> the B x (H W) x H' x W' volume: entry [b, i, y, x] =
+    <f1 at pixel i, f2 at (y, x)>, over sqrt(D); pixel i = y1 * W + x1."""
     b, d, h, w = f1.shape
-    volume = torch.bmm(f1.flatten(2).transpose(1, 2), f2.flatten(2)) / d ** 0.5
-    return volume.view(b, h * w, h, w)
+    volume = torch.bmm(f1.flatten(2).transpose(1, 2) / d ** 0.5, f2.flatten(2))  # (scaling f1: a smaller tensor)
+    return volume.view(b, h * w, *f2.shape[-2:])
 
 
 class CorrPyramid:
@@ -26,13 +26,12 @@ class CorrPyramid:
     def __init__(self, f1: torch.Tensor, f2: torch.Tensor, levels: int = 3, radius: int = 3) -> None:
         self.radius = radius
         self.shape = f1.shape
-        volume = all_pairs(f1, f2)
-        b, hw, h, w = volume.shape
-        volume = volume.reshape(b * hw, 1, h, w)
-        self.levels = [volume]
-        for _ in range(levels - 1):
-            volume = F.avg_pool2d(volume, 2, stride=2, ceil_mode=True)
-            self.levels.append(volume)
+        b, _, h, w = f1.shape
+        self.levels = []
+        for _ in range(levels):  # (pooling f2 pools the volume over q: the products are linear in f2)
+            volume = all_pairs(f1, f2)
+            self.levels.append(volume.reshape(b * h * w, 1, *volume.shape[-2:]))
+            f2 = F.avg_pool2d(f2, 2, stride=2, ceil_mode=True)
 
     def lookup(self, coords: torch.Tensor) -> torch.Tensor:
         b, _, h, w = coords.shape

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..warp import resize_flow
 from .corr import CorrPyramid, pixel_grid, soft_match
 
 STRIDE = 8
@@ -139,30 +140,18 @@ class RAFTLite(nn.Module):
 
     def forward(self, img1: torch.Tensor, img2: torch.Tensor,
                 iters: int | None = None) -> torch.Tensor | list[torch.Tensor]:
-        if img1.shape != img2.shape or img1.dim() != 4 or img1.shape[1] != 3:
-            raise ValueError(f"expected two B x 3 x H x W images of one size, got {tuple(img1.shape)}, "
-                             f"{tuple(img2.shape)}")
-        h, w = img1.shape[-2:]
-        pad = (0, -w % STRIDE, 0, -h % STRIDE)
-        if self.training and any(pad):
-            raise ValueError(f"training input size must be a multiple of {STRIDE}, got {h}x{w}")
-        x = F.pad(torch.cat([img1, img2]), pad, mode="replicate") * 2 - 1
-        init = self.initial_flow(img1, img2)
-        init = None if init is None else F.pad(init, pad, mode="replicate")
-        flows = self.flows(x[: len(img1)], x[len(img1):], iters or self.config.iters, init)
+        h, w = check_pair(img1, img2, self.training)
+        x = padded(torch.cat([img1, img2])) * 2 - 1
+        flows = self.flows(x[: len(img1)], x[len(img1):], iters or self.config.iters)
         if self.training:
             return flows[::-1]
         return flows[-1][:, :, :h, :w].float().contiguous()
 
-    def initial_flow(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor | None:
-        """A full-size flow (B x 2 x H x W, px) for the iterations to correct; None: start from the global match."""
-        return None
-
     def flows(self, img1: torch.Tensor, img2: torch.Tensor, iters: int,
               init: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Images in [-1, 1] (sides multiples of 8) -> the initial and each iteration's flow, upsampled, in px.
-        With a full-size ``init``, the iterations start from it averaged to 1/8 and their upsampled correction is
-        added to it (its full-size detail stays where nothing is corrected)."""
+        With a full-size ``init``, the iterations start from it averaged to 1/8, and what they return are their
+        upsampled corrections to it (the first one zero)."""
         cfg = self.config
         f1, f2 = self.fnet(torch.cat([img1, img2])).float().chunk(2)
         pyramid = CorrPyramid(f1, f2, cfg.levels, cfg.radius)
@@ -171,7 +160,7 @@ class RAFTLite(nn.Module):
             ups = [STRIDE * F.interpolate(flow, scale_factor=STRIDE, mode="bilinear", align_corners=False)]
         else:
             flow = F.avg_pool2d(init.float(), STRIDE) / STRIDE
-            ups = [init.float()]
+            ups = [torch.zeros_like(init, dtype=torch.float32)]
         start = flow
         hidden, context = self.cnet(img1).split([cfg.hidden_dim, cfg.context_dim], dim=1)
         hidden, context = torch.tanh(hidden), F.relu(context)
@@ -183,8 +172,7 @@ class RAFTLite(nn.Module):
             flow = flow + self.flow_head(hidden).float()
             if self.training or i == iters - 1:  # (evaluation needs the last flow only)
                 mask = 0.25 * self.mask_head(hidden).float()
-                ups.append(convex_upsample(flow, mask) if init is None else
-                           ups[0] + convex_upsample(flow - start, mask))
+                ups.append(convex_upsample(flow if init is None else flow - start, mask))
         return ups
 
     def config_dict(self) -> dict:
@@ -195,11 +183,47 @@ class RAFTLiteDIS(RAFTLite):
     """RAFT-lite as a learned correction of a classical flow: its iterations start from OpenCV's DIS (medium
     preset) flow of the pair, and their correction, upsampled, is added to DIS's full-size flow. DIS is
     accurate on small, textured motions and fails on large ones and occlusions; the network learns where and how
-    to correct it."""
+    to correct it. With ``scale`` < 1 the network sees the images shrunk by ``scale`` (DIS the full-size ones) and
+    its correction is resized to full size: about ``scale`` squared of the network's cost."""
 
-    def initial_flow(self, img1: torch.Tensor, img2: torch.Tensor) -> torch.Tensor:
+    def __init__(self, scale: float = 1.0, **options) -> None:
+        super().__init__(**options)
+        self.scale = scale
+
+    def forward(self, img1: torch.Tensor, img2: torch.Tensor,
+                iters: int | None = None) -> torch.Tensor | list[torch.Tensor]:
+        size = check_pair(img1, img2, self.training)
         with torch.no_grad():
-            return dis_medium()(img1.detach().float().cpu(), img2.detach().float().cpu()).to(img1.device)
+            dis = dis_medium()(img1.detach().float().cpu(), img2.detach().float().cpu()).to(img1.device)
+        small = tuple(max(STRIDE, round(self.scale * s)) for s in size)
+        x = torch.cat([img1, img2])
+        if small != size:
+            x = F.interpolate(x, size=small, mode="bilinear", align_corners=False, antialias=True)
+        x = padded(x) * 2 - 1
+        corrections = self.flows(x[: len(img1)], x[len(img1):], iters or self.config.iters,
+                                 padded(resize_flow(dis, small)))
+        flows = [dis + resize_flow(c[:, :, : small[0], : small[1]], size) for c in corrections]
+        return flows[::-1] if self.training else flows[-1].contiguous()
+
+    def config_dict(self) -> dict:
+        return {**super().config_dict(), "scale": self.scale}
+
+
+def check_pair(img1: torch.Tensor, img2: torch.Tensor, training: bool) -> tuple[int, int]:
+    """The (H, W) of two B x 3 x H x W images of one size; training needs sides that are multiples of 8."""
+    if img1.shape != img2.shape or img1.dim() != 4 or img1.shape[1] != 3:
+        raise ValueError(f"expected two B x 3 x H x W images of one size, got {tuple(img1.shape)}, "
+                         f"{tuple(img2.shape)}")
+    h, w = img1.shape[-2:]
+    if training and (h % STRIDE or w % STRIDE):
+        raise ValueError(f"training input size must be a multiple of {STRIDE}, got {h}x{w}")
+    return h, w
+
+
+def padded(x: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W -> its bottom and right edges replicated to sides that are multiples of 8."""
+    h, w = x.shape[-2:]
+    return F.pad(x, (0, -w % STRIDE, 0, -h % STRIDE), mode="replicate")
 
 
 @functools.cache
