@@ -24,10 +24,9 @@ FORMAT = "flownet-weights"
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"  # of the repository
 INSTALLED_DIR = Path("share") / "flownet" / "checkpoints"  # under an installation's prefix (setup.cfg data_files)
 CONFIG_KEYS = ("width", "batch_norm", "div_flow")
-# the shipped weights (files in checkpoint_dirs()) by the name --model takes: a model of the registry, or one
-# configuration of it (raft-lite-dis-half: raft-lite-dis with scale 0.5; the file names its model and config)
+# the shipped weights of each model of the registry that has some (files in checkpoint_dirs())
 DEFAULT_WEIGHTS = {"flownets": "flownets_0.5.pt", "raft-lite": "raft-lite.pt", "raft-lite-dis": "raft-lite-dis.pt",
-                   "raft-lite-dis-half": "raft-lite-dis-half.pt", "synthesis": "synthesis_32.pt"}
+                   "synthesis": "synthesis_32.pt"}
 
 
 def checkpoint_dirs() -> list[Path]:
@@ -39,7 +38,7 @@ def checkpoint_dirs() -> list[Path]:
 
 
 def default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
-    """The shipped weights of ``model`` (a name of ``DEFAULT_WEIGHTS``; default: the default pipeline's): the file ``DEFAULT_WEIGHTS`` names for it, in the first
+    """The shipped weights of ``model`` (a registry name; default: the default pipeline's): the file ``DEFAULT_WEIGHTS`` names for it, in the first
     of ``checkpoint_dirs()`` that has it (other files beside it never change the default)."""
     if model not in DEFAULT_WEIGHTS:
         raise FlowNetError(f"no shipped weights for the model '{model}' (shipped: {', '.join(DEFAULT_WEIGHTS)}): "

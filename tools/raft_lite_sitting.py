@@ -4,7 +4,8 @@
     python tools/raft_lite_sitting.py commit RUN --sitting N [--recipe R.yaml] [--note TEXT]     # keep if better
 
 The recipe (default tools/raft_lite_recipe.yaml) names the model and the run folder (out: runs/NAME); the shipped
-weights are checkpoints/<flownet.weights.DEFAULT_WEIGHTS[NAME]> and the training log docs/NAME.md. `train` runs
+weights are checkpoints/<flownet.weights.DEFAULT_WEIGHTS[NAME]> (NAME.pt if it does not ship) and the training log
+docs/NAME.md. `train` runs
 `flownet train --config RECIPE`, starting from the model's shipped weights when they exist (so each session
 continues the last one; before the first sitting, from the recipe's own `init:`), with as many epochs as fit in
 --minutes (--epoch-minutes: ~5 for raft-lite at scale 1 on a 2-core CPU, ~1.8 at scale 0.5; or pass --epochs). `commit` reads the run's best
@@ -29,14 +30,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def places(recipe: Path) -> tuple[Path, Path]:
-    """(the shipped weights, the training log) of ``recipe``: named by its run folder (``out:``), whose name is
-    that of the shipped weights (a key of flownet.weights.DEFAULT_WEIGHTS: raft-lite, raft-lite-dis-half, ...)."""
+    """(the shipped weights, the training log) of ``recipe``: named by its run folder (``out:``): runs/NAME gives
+    checkpoints/<flownet.weights.DEFAULT_WEIGHTS[NAME]>, or checkpoints/NAME.pt for a configuration that does not
+    ship (raft-lite-dis-half), and docs/NAME.md."""
     import yaml
 
     from flownet.weights import DEFAULT_WEIGHTS
 
     name = Path(yaml.safe_load(recipe.read_text())["out"]).name
-    return ROOT / "checkpoints" / DEFAULT_WEIGHTS[name], ROOT / "docs" / f"{name}.md"
+    return ROOT / "checkpoints" / DEFAULT_WEIGHTS.get(name, f"{name}.pt"), ROOT / "docs" / f"{name}.md"
 
 
 def train(recipe: Path, minutes: float, epoch_minutes: float, extra: list[str]) -> int:

@@ -3,7 +3,7 @@
     .venv/bin/python tools/results.py [--shared ../shared/data] [--no-readme]
 
 Flow: every configuration of our pipeline (OURS: FlowNetS alone, + variational, + fuse; raft-lite alone and + fuse;
-raft-lite-dis and raft-lite-dis-half alone; the default marked) beside zero flow, OpenCV's DIS
+raft-lite-dis alone; the default marked) beside zero flow, OpenCV's DIS
 ultrafast/fast/medium/fine, Farneback and, where opencv-contrib is installed, DeepFlow: mean EPE over pairs and seconds per pair, all measured in this run (each method warmed up on
 the first pair first). Interpolation: `flownet eval --interp`'s rows (learned synthesis and warping, on our flow
 and on DIS-medium's, blend, repeat, ffmpeg's minterpolate). Writes out/results/results.json and the tables between
@@ -38,7 +38,7 @@ INTERP_SETS = {"middlebury": "Middlebury (8)", "ucf101": "UCF101 (7)"}
 
 # our configurations, each a row when its weights ship: (the name --model takes, --refine)
 OURS = [("flownets", "fuse"), ("flownets", "variational"), ("flownets", "none"), ("raft-lite", "none"),
-        ("raft-lite", "fuse"), ("raft-lite-dis", "none"), ("raft-lite-dis-half", "none")]
+        ("raft-lite", "fuse"), ("raft-lite-dis", "none")]
 
 
 def flow_methods() -> dict[str, object]:

@@ -111,8 +111,7 @@ def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
     """--model, --checkpoint, --device, --precision and --refine, for the commands that run the flow model."""
     p.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                    help=f"{when}flow model whose shipped weights to use (default: %(default)s): flownets "
-                        "(FlowNetS), raft-lite, raft-lite-dis (raft-lite correcting OpenCV's DIS flow) or "
-                        "raft-lite-dis-half (the same at half the image size: a quarter of the network's cost)")
+                        "(FlowNetS), raft-lite, or raft-lite-dis (raft-lite correcting OpenCV's DIS flow)")
     p.add_argument("--checkpoint", help=f"{when}weights (default: the shipped checkpoint of --model); the file "
                                         "names its model")
     p.add_argument("--device", default="auto", help=f"{when}cpu, cuda, cuda:N or auto (CUDA when available)")
