@@ -39,12 +39,23 @@ def native_bf16(flags: set[str] | None = None) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & (cpu_info()[1] if flags is None else flags))
 
 
+def cpu_can_bf16() -> bool:
+    """Whether oneDNN computes bf16 on this CPU at all (natively or emulated: AVX-512 BW/VL/DQ or AVX-NE-CONVERT);
+    on an AVX2-only CPU its bf16 convolutions refuse to run."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def resolve_precision(precision: str, device: str | torch.device = "cpu", flags: set[str] | None = None) -> str:
-    """'fp32' or 'bf16'; 'auto' = bf16 on CUDA or on a CPU with native bf16, else fp32."""
+    """'fp32' or 'bf16'; 'auto' = bf16 on CUDA or on a CPU with native bf16, else fp32; 'bf16' on a CPU that cannot
+    compute it is a FlowNetError (not a traceback from inside oneDNN)."""
     if precision not in PRECISIONS:
         raise FlowNetError(f"unknown precision '{precision}' (use {', '.join(PRECISIONS)})")
+    kind = torch.device(device).type
     if precision == "auto":
-        return "bf16" if torch.device(device).type == "cuda" or native_bf16(flags) else "fp32"
+        return "bf16" if kind == "cuda" or native_bf16(flags) else "fp32"
+    if precision == "bf16" and kind == "cpu" and not cpu_can_bf16():
+        raise FlowNetError("--precision bf16: this CPU cannot compute bf16 (oneDNN needs AVX-512 BW/VL/DQ or "
+                           "AVX-NE-CONVERT); use fp32, or auto (which picks fp32 here)")
     return precision
 
 

@@ -74,6 +74,21 @@ def test_precision_auto_follows_native_bf16():
         precision.resolve_precision("fp16")
 
 
+def test_bf16_on_a_cpu_that_cannot_compute_it_is_a_one_line_error(monkeypatch, capsys):
+    """An AVX2-only CPU (oneDNN refuses bf16 convolutions there): --precision bf16 is a FlowNetError naming the way
+    out, auto stays fp32, fp32 is untouched; and the command says it in one line with exit 2, not a traceback
+    from inside oneDNN."""
+    monkeypatch.setattr(precision, "cpu_can_bf16", lambda: False)
+    with pytest.raises(FlowNetError, match="cannot compute bf16.*fp32"):
+        precision.resolve_precision("bf16", "cpu", {"avx2"})
+    assert precision.resolve_precision("auto", "cpu", {"avx2"}) == "fp32"
+    assert precision.resolve_precision("bf16", "cuda", {"avx2"}) == "bf16"
+    assert main(["bench", "--what", "infer", "--width", "0.25", "--size", "64x64", "--precision", "bf16",
+                 "--device", "cpu", "--repeats", "1", "--warmup", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot compute bf16" in err and "Traceback" not in err
+
+
 def test_isa_level():
     assert precision.isa_level({"avx2"}) == "AVX2 only"
     assert precision.isa_level({"avx2", "avx512f"}) == "AVX-512"
