@@ -196,14 +196,15 @@ def _train(cfg: TrainConfig) -> Path:
 def model_options(cfg: TrainConfig) -> dict:
     """The constructor arguments of the model to train: those of the ``--init`` weights when they are of the same
     model (so that fine-tuning needs no shape flags), else FlowNetS's width and BatchNorm from ``cfg``."""
-    options: dict = {}
+    options: dict | None = None
     if cfg.init:
         config, _, _ = read_checkpoint(cfg.init)
         config = dict(config)
         if config.pop("model", "flownets") == cfg.model:
             options = config
-    elif cfg.model in ("flownets", "flownets-stack"):
-        options = {"width": cfg.width, "batch_norm": cfg.batch_norm}
+    if options is None:  # (also a stack started from a FlowNetS's weights: the flags give its shape)
+        shaped = cfg.model in ("flownets", "flownets-stack")
+        options = {"width": cfg.width, "batch_norm": cfg.batch_norm} if shaped else {}
     if cfg.model == "raft-lite-dis" and cfg.scale is not None:
         options["scale"] = cfg.scale
     return options

@@ -38,8 +38,9 @@ def checkpoint_dirs() -> list[Path]:
 
 
 def default_checkpoint(model: str = DEFAULT_MODEL) -> Path:
-    """The shipped weights of ``model`` (a registry name; default: the default pipeline's): the file ``DEFAULT_WEIGHTS`` names for it, in the first
-    of ``checkpoint_dirs()`` that has it (other files beside it never change the default)."""
+    """The shipped weights of ``model`` (a registry name; default: the default pipeline's): the file
+    ``DEFAULT_WEIGHTS`` names for it, in the first of ``checkpoint_dirs()`` that has it (other files beside it never
+    change the default)."""
     if model not in DEFAULT_WEIGHTS:
         raise FlowNetError(f"no shipped weights for the model '{model}' (shipped: {', '.join(DEFAULT_WEIGHTS)}): "
                            "pass --checkpoint FILE, or train one with 'flownet train'")

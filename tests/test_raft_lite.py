@@ -145,3 +145,4 @@ def test_training_takes_the_scale_flag_over_the_weights_it_starts_from(tmp_path)
     assert model_options(cfg)["scale"] == 1.0 and model_options(cfg)["feature_dim"] == 16
     cfg.scale = 0.5
     assert model_options(cfg) == {**model_options(TrainConfig(model="raft-lite-dis", init=cfg.init)), "scale": 0.5}
+

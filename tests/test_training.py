@@ -210,6 +210,16 @@ def test_init_takes_the_model_shape_from_the_weights(tiny_chairs, tmp_path):
     assert (config["width"], config["batch_norm"]) == (0.25, True)
 
 
+def test_a_stack_started_from_flownets_weights_takes_its_shape_from_the_flags(tmp_path):
+    """--model flownets-stack --init FLOWNETS.pt --width 0.25 --batch-norm (the README's command): the weights are
+    of another model, so the flags give the stack's shape (catches the flags dropped whenever --init is given)."""
+    from flownet.training import model_options
+
+    save_weights(FlowNetS(width=0.25, batch_norm=True), tmp_path / "first.pt")
+    cfg = TrainConfig(model="flownets-stack", init=str(tmp_path / "first.pt"), width=0.25, batch_norm=True)
+    assert model_options(cfg) == {"width": 0.25, "batch_norm": True}
+
+
 def test_a_run_folder_in_use_is_refused_without_resume(tiny_chairs, tmp_path):
     """A second run into the same --out would write best-v1.ckpt beside the first's and a plot would join their
     logs: refused unless it resumes the first."""

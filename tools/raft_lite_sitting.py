@@ -5,13 +5,12 @@
 
 The recipe (default tools/raft_lite_recipe.yaml) names the model and the run folder (out: runs/NAME); the shipped
 weights are checkpoints/<flownet.weights.DEFAULT_WEIGHTS[NAME]> (NAME.pt if it does not ship) and the training log
-docs/NAME.md. `train` runs
-`flownet train --config RECIPE`, starting from the model's shipped weights when they exist (so each session
-continues the last one; before the first sitting, from the recipe's own `init:`), with as many epochs as fit in
---minutes (--epoch-minutes: ~5 for raft-lite at scale 1 on a 2-core CPU, ~1.8 at scale 0.5; or pass --epochs). `commit` reads the run's best
-checkpoint (EMA weights, lowest validation EPE on the recipe's fixed generated set), and when its validation EPE
-beats the best one in the log, writes it to the shipped weights in fp16 and adds a row to the log. Extra arguments
-of `train` go to `flownet train` (e.g. --accelerator gpu --devices 1 on a lent GPU, --out $OUT/run).
+docs/NAME.md. `train` runs `flownet train --config RECIPE`, starting from the model's shipped weights when they
+exist (so each session continues the last one; before the first sitting, from the recipe's own `init:`), with as
+many epochs as fit in --minutes (--epoch-minutes: ~5 for raft-lite at scale 1 on a 2-core CPU, ~1.8 at scale 0.5;
+or pass --epochs). `commit` reads the run's best checkpoint (EMA weights, lowest validation EPE on the recipe's
+fixed generated set), and when its validation EPE beats the best one in the log, writes it to the shipped weights in
+fp16 and adds a row to the log. Extra arguments of `train` go to `flownet train` (e.g. --accelerator gpu --devices 1 on a lent GPU, --out $OUT/run).
 """
 
 from __future__ import annotations
@@ -72,9 +71,9 @@ def commit(recipe: Path, run: Path, sitting: int, note: str) -> int:
     from flownet.weights import read_checkpoint, save_weights
 
     weights, log = places(recipe)
-    row = best_row(run)
-    if row["val_epe"] >= logged_best(log):
-        print(f"validation EPE {row['val_epe']:.3f} is no better than the logged {logged_best(log):.3f}: nothing kept")
+    row, best = best_row(run), logged_best(log)
+    if row["val_epe"] >= best:
+        print(f"validation EPE {row['val_epe']:.3f} is no better than the logged {best:.3f}: nothing kept")
         return 1
     config, state, _ = read_checkpoint(run / "checkpoints" / "best.ckpt")
     model = get_model(config.pop("model"), **config)

@@ -44,11 +44,13 @@ OURS = [("flownets", "fuse"), ("flownets", "variational"), ("flownets", "none"),
 def flow_methods() -> dict[str, object]:
     """{row name: flow function}, ours first (the default pipeline, ``--model DEFAULT_MODEL --refine auto``, at
     the top)."""
-    rows = {}
+    rows, models = {}, {}
     for name, refine in OURS:
         if not any((d / DEFAULT_WEIGHTS[name]).is_file() for d in checkpoint_dirs()):
             continue
-        model = load_model(default_checkpoint(name))
+        if name not in models:  # (each file read once)
+            models[name] = load_model(default_checkpoint(name))
+        model = models[name]
         default = name == DEFAULT_MODEL and refine == auto_refine(model)
         label = f"{'**flownet default**: ' if default else ''}`--model {name} --refine {refine}`"
         rows[label] = refine_fn(model_flow_fn(model), refine)
