@@ -4,10 +4,12 @@
   - ``none``: the network alone.
   - ``variational``: the network's flow polished coarse to fine by OpenCV's ``VariationalRefinement`` (the
     "+v" of the FlowNet paper: brightness and gradient constancy with a smoothness term, from 1/4 to full size).
-  - ``fuse``: per pixel, OpenCV's DIS-medium flow replaces the network's where DIS passes its own forward-backward
-    check and leaves a smaller brightness error in a small window (DIS wins on small, subtle motions; the network
-    on large ones and wherever DIS matched an occluded pixel to something else), then one variational pass at full
-    size. Measured on generated validation pairs and on the real sets: docs/training.md.
+  - ``fuse``: the network's flow, estimated on the frames at half size, and per pixel OpenCV's DIS-medium flow
+    in its place where DIS passes its own forward-backward check and leaves a smaller brightness error in a small
+    window (DIS wins on small, subtle motions; the network on large ones and wherever DIS matched an occluded pixel
+    to something else), then one short variational pass at full size. The network's part is the large motions,
+    which half size keeps at a quarter of the cost (docs/flow-pipeline.md). Measured on generated validation pairs
+    and on the real sets: docs/training.md.
 ``--refine auto`` (``auto_refine``): none after a model that starts from DIS's flow itself (raft-lite-dis), else
 fuse.
 
@@ -24,12 +26,14 @@ import torch.nn.functional as F
 from .classical import import_cv2, to_gray8
 from .errors import FlowNetError
 from .types import FlowFn
-from .warp import consistency_mask, resize_flow
+from .warp import resize_flow
 
 REFINES = ("fuse", "variational", "none")
 MIN_SIDE = 16  # px: OpenCV's DIS needs images at least this large (8 x 8 fails inside OpenCV)
 FUSE_WINDOW = 7  # side of the box over which the brightness errors of the two candidates are compared
 FUSE_ROUND_TRIP = 1.0  # px: DIS's flow counts as consistent where forward then backward returns this close
+FUSE_NET_SCALE = 0.5  # fuse runs the network on the frames at this fraction of their size
+FUSE_ITERATIONS = 3  # fixed-point iterations of fuse's closing variational pass
 VARIATIONAL_LEVELS = 3  # coarse-to-fine levels of --refine variational (full size, 1/2, 1/4)
 
 
@@ -41,23 +45,27 @@ def _variational(cv2, iterations: int = 5):
     return vr
 
 
+def sample_at(cv2, img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """``img`` read at p + flow(p) for every pixel p (bilinear, edges repeated); ``flow`` H x W x 2 float32."""
+    h, w = flow.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def warp_error(cv2, gray1: np.ndarray, gray2: np.ndarray, flow: np.ndarray, window: int) -> np.ndarray:
     """Mean |gray1(p) - gray2(p + flow(p))| over a ``window`` x ``window`` box around each pixel (H x W float32)."""
-    h, w = gray1.shape
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    warped = cv2.remap(gray2, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-    error = np.abs(warped.astype(np.float32) - gray1.astype(np.float32))
+    error = cv2.absdiff(sample_at(cv2, gray2, flow), gray1).astype(np.float32)
     return cv2.boxFilter(error, -1, (window, window))
 
 
 def fuse(cv2, gray1: np.ndarray, gray2: np.ndarray, flow: np.ndarray, dis_fw: np.ndarray, dis_bw: np.ndarray,
          window: int = FUSE_WINDOW) -> np.ndarray:
-    """``flow`` (H x W x 2) with DIS's forward flow taken where DIS is consistent with its backward flow and its
-    windowed brightness error is the smaller one.
-    (A round trip of 1 px, not warp.py's relative bound: 0.90 against 0.93 EPE on generated validation pairs.)"""
-    fw, bw = (torch.from_numpy(f).permute(2, 0, 1)[None] for f in (dis_fw, dis_bw))
-    consistent = consistency_mask(fw, bw, alpha1=0.0, alpha2=FUSE_ROUND_TRIP ** 2)[0, 0].numpy() > 0
+    """``flow`` (H x W x 2) with DIS's forward flow taken where DIS is consistent with its backward flow (forward
+    then backward lands within ``FUSE_ROUND_TRIP`` px of the start) and its windowed brightness error is the
+    smaller one. (An absolute round trip, not warp.py's relative bound: 0.90 against 0.93 EPE on generated
+    validation pairs.)"""
+    trip = dis_fw + sample_at(cv2, dis_bw, dis_fw)
+    consistent = trip[..., 0] ** 2 + trip[..., 1] ** 2 < FUSE_ROUND_TRIP ** 2
     better = warp_error(cv2, gray1, gray2, dis_fw, window) < warp_error(cv2, gray1, gray2, flow, window)
     return np.where((consistent & better)[..., None], dis_fw, flow)
 
@@ -125,11 +133,13 @@ def refine_fn(flow_fn: FlowFn, refine: str = "fuse") -> FlowFn:
         raise ValueError(f"unknown refinement '{refine}' (use {', '.join(REFINES)})")
     if refine == "none":
         return flow_fn
+    if refine == "fuse":
+        flow_fn = ScaledFlow(flow_fn, FUSE_NET_SCALE)
     cv2 = import_cv2()
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     dis_check = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # the backward flow, only checked:
     dis_check.setVariationalRefinementIterations(0)  # its polish changed nothing measurable and cost 8 % of the time
-    vr = _variational(cv2)
+    vr = _variational(cv2, FUSE_ITERATIONS)
 
     def one(img1: torch.Tensor, img2: torch.Tensor, flow: np.ndarray) -> np.ndarray:
         g1, g2 = to_gray8(img1), to_gray8(img2)

@@ -64,6 +64,41 @@ def test_fuse_keeps_the_network_where_dis_is_inconsistent():
     assert np.allclose(out[inner, 8:w // 2 - 8], 0)
 
 
+def test_fuse_round_trip_reads_the_backward_flow_where_the_forward_flow_lands():
+    """Forward flow (6, 0) everywhere; the backward flow is (-6, 0) from column 40 on, garbage left of it. The round
+    trip returns home for every pixel whose landing column x + 6 is at least 40, i.e. from column 34 on. Reading the
+    backward flow at p (no warping), at p - flow (a sign flipped) or at p + (0, 6) (u/v swapped) moves that edge to
+    column 40 or 46."""
+    cv2 = import_cv2()
+    rng = np.random.default_rng(1)
+    gray1 = cv2.GaussianBlur(rng.integers(0, 256, (48, 96)).astype(np.uint8), (5, 5), 1.5)
+    gray2 = np.roll(gray1, 6, axis=1)  # gray2(x + 6) = gray1(x): the forward flow is the truth, the network's 0 is not
+    h, w = gray1.shape
+    net = np.zeros((h, w, 2), np.float32)
+    dis_fw = np.zeros((h, w, 2), np.float32)
+    dis_fw[..., 0] = 6
+    dis_bw = np.full((h, w, 2), 5, np.float32)
+    dis_bw[:, 40:] = (-6, 0)
+    taken = (fuse(cv2, gray1, gray2, net, dis_fw, dis_bw)[8:-8, 10:-10, 0] == 6).all(axis=0)
+    assert taken.tolist() == [False] * 24 + [True] * 52  # columns 10..33 kept the network's, 34..85 took DIS's
+
+
+def test_fuse_runs_the_network_at_half_size():
+    """fuse's network sees the frames at FUSE_NET_SCALE of their size and its flow comes back in full-size px: a
+    network answering (2, 1) px at half size means (4, 2) px at full size, which the textured pair's true shift is;
+    the fused flow stays there. Catches the network run at full size or its flow left in half-size pixels."""
+    seen = []
+
+    def half_truth(a, b):
+        seen.append(tuple(a.shape[-2:]))
+        return torch.tensor([2.0, 1.0]).view(1, 2, 1, 1).expand(1, 2, *a.shape[-2:])
+
+    img1, img2 = textured_pair((4, 2))
+    flow = refine_fn(half_truth, "fuse")(img1, img2)
+    assert seen == [(48, 64)] and pipeline.FUSE_NET_SCALE == 0.5
+    assert epe_inside(flow, (4, 2)) < 0.2
+
+
 def test_none_is_the_network_alone():
     def flow_fn(a, b):
         return torch.zeros(1, 2, *a.shape[-2:])

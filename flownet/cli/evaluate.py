@@ -16,7 +16,7 @@ SMALL_FOLDER = 50  # Flying Chairs folders with fewer pairs are scored whole by 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = add_command(sub, "eval", "evaluate flow accuracy (EPE) on a folder",
                     "Print which pairs were scored and a table (pairs, EPE, 1/3/5 px accuracy, Fl-all, seconds per "
-                    "pair), and optionally write it as JSON.")
+                    "pair after one untimed warm-up call on the first pair), and optionally write it as JSON.")
     p.add_argument("--epe", action="store_true", help="evaluate end-point error against ground-truth flow")
     p.add_argument("--interp", action="store_true",
                    help="evaluate frame interpolation instead: --data is a folder of triplet folders (frame0, gt = "
