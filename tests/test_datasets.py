@@ -109,6 +109,26 @@ def test_pair_list(pair_list):
     assert result["epe"] == pytest.approx(2 * np.sqrt(2), rel=1e-5)
 
 
+def test_seconds_per_pair_leave_out_the_warm_up_call(pair_list, monkeypatch):
+    """The first call of a flow function pays one-time set-up (thread pools, oneDNN's kernels): evaluate_epe makes
+    it untimed, then times each pair. A clock that advances 100 s in the first call and 1 s in every later one must
+    give 1 s/pair over the 5 pairs (timing the warm-up would give 21, skipping the first pair's timing 0.8)."""
+    from types import SimpleNamespace
+
+    from flownet import evaluate
+
+    clock, calls = [0.0], []
+
+    def flow_fn(img1, img2):
+        calls.append(1)
+        clock[0] += 100.0 if len(calls) == 1 else 1.0
+        return zero_flow_fn(img1, img2)
+
+    monkeypatch.setattr(evaluate, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    result = evaluate_epe(dataset_pairs(pair_list), flow_fn, progress=False)
+    assert len(calls) == 6 and result["seconds_per_pair"] == pytest.approx(1.0)
+
+
 def test_pair_list_errors(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("only_one_field.png\n")
