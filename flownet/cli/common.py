@@ -119,8 +119,9 @@ def add_model_options(p: argparse.ArgumentParser, when: str = "") -> None:
                    help=f"{when}fp32, bf16 (autocast; the flow stays fp32) or auto (bf16 on CUDA or on a CPU "
                         "with native bf16: it changes the EPE by under 0.1 %%)")
     p.add_argument("--refine", default="auto", choices=["auto", "fuse", "variational", "none"],
-                   help=f"{when}classical refinement of the network's flow (OpenCV): fuse = take OpenCV DIS's flow "
-                        "where it is self-consistent and matches better, then a variational pass; variational = "
+                   help=f"{when}classical refinement of the network's flow (OpenCV): fuse = the network on the "
+                        "frames at half size, OpenCV DIS's flow taken where it is self-consistent and matches "
+                        "better, then a variational pass; variational = "
                         "coarse-to-fine variational refinement alone; none = the network alone; auto (default) = "
                         "none for the raft-lite-dis models (they start from DIS's flow), else fuse")
 
