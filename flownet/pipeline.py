@@ -37,7 +37,7 @@ FUSE_ITERATIONS = 3  # fixed-point iterations of fuse's closing variational pass
 VARIATIONAL_LEVELS = 3  # coarse-to-fine levels of --refine variational (full size, 1/2, 1/4)
 
 
-def _variational(cv2, iterations: int = 5):
+def _variational(cv2, iterations: int):
     """OpenCV's variational refinement with its default weights and ``iterations`` fixed-point iterations."""
     vr = cv2.VariationalRefinement_create()
     vr.setFixedPointIterations(iterations)
